@@ -1,0 +1,75 @@
+"""Chats: registration, digest scheduling state and reachability."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import dialect_name, insert_ignoring_conflicts
+from storage.models import Chat
+
+
+async def ensure_chat(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    chat_type: str,
+    language: str | None,
+    timezone: str,
+    digest_time: dt.time,
+) -> Chat:
+    """Return the chat, creating it with these settings if new and reactivating it if inactive."""
+    # INSERT ... ON CONFLICT DO NOTHING keeps two concurrent first messages from racing
+    # into an IntegrityError; an existing chat keeps the settings the user chose.
+    await session.execute(
+        insert_ignoring_conflicts(session, Chat).values(
+            id=chat_id,
+            type=chat_type,
+            language=language,
+            timezone=timezone,
+            digest_time=digest_time,
+        )
+    )
+    chat = await session.get(Chat, chat_id, populate_existing=True)
+    if chat is None:
+        raise LookupError(f"chat {chat_id} vanished right after being ensured")
+    if not chat.active:
+        # A chat that writes to us is reachable again.
+        chat.active = True
+        await session.flush()
+    return chat
+
+
+async def get_chat(*, session: AsyncSession, chat_id: int) -> Chat | None:
+    """Return the chat with this id, or None."""
+    return await session.get(Chat, chat_id)
+
+
+async def set_next_digest_at(
+    *, session: AsyncSession, chat_id: int, when: dt.datetime | None
+) -> None:
+    """Set (or clear with None) the aware moment of the chat's next digest."""
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(next_digest_at=when))
+
+
+async def set_active(*, session: AsyncSession, chat_id: int, active: bool) -> None:
+    """Mark the chat reachable or not (e.g. after the bot was blocked or kicked)."""
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(active=active))
+
+
+async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
+    """Serialise concurrent writers of this chat's rows until the transaction ends."""
+    if dialect_name(session) == "sqlite":
+        # SQLite locks the whole database, and only at the first write of a transaction
+        # (plain SELECTs run outside one), so a no-op UPDATE takes the write lock up front
+        # and whatever is read afterwards cannot go stale before this transaction commits.
+        await session.execute(
+            update(Chat)
+            .where(Chat.id == chat_id)
+            .values(active=Chat.active)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())

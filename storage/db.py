@@ -1,0 +1,110 @@
+"""Engine and session factories, and schema migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Insert, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage.models import Base
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Keys of Alembic's Config.attributes understood by migrations/env.py.
+URL_ATTRIBUTE = "sqlalchemy.url"
+
+_SQLITE_PRAGMAS = (
+    # WAL lets the digest sender read while the bot writes.
+    "PRAGMA journal_mode=WAL",
+    # SQLite ignores foreign keys (and ON DELETE CASCADE) unless asked, per connection.
+    "PRAGMA foreign_keys=ON",
+    # Wait for a concurrent writer instead of failing at once with "database is locked".
+    "PRAGMA busy_timeout=5000",
+    # Durable enough under WAL (only the last commits may roll back on power loss), much faster.
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create an async engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URLs."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        _ensure_sqlite_directory(sa_url)
+        engine = _create_async_engine(sa_url)
+        event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
+        return engine
+    return _create_async_engine(
+        sa_url,
+        # Survive server restarts and idle connections dropped by proxies or firewalls.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=30,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Create a session factory whose objects stay usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config for ``url`` that does not depend on the working directory."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    # Passed as an attribute rather than a main option: ini interpolation would choke on "%"
+    # in passwords, and it must win over DATABASE_URL from the environment.
+    config.attributes[URL_ATTRIBUTE] = url
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Apply all Alembic migrations up to head (blocking)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+async def upgrade_async(url: str) -> None:
+    """Apply all Alembic migrations up to head without blocking the event loop."""
+    await asyncio.to_thread(upgrade, url)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """Return the name of the session's database dialect ("sqlite" or "postgresql")."""
+    return session.get_bind().dialect.name
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: type[Base]) -> Insert:
+    """Return ``INSERT ... ON CONFLICT DO NOTHING`` into ``model`` for the session's dialect."""
+    name = dialect_name(session)
+    if name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    if name == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database dialect: {name}")
+
+
+def _ensure_sqlite_directory(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()

@@ -1,0 +1,178 @@
+"""ORM models: chats, their subscriptions, papers and the digest bookkeeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamp stored as UTC and always read back as an aware UTC datetime.
+
+    SQLite has no timezone-aware type and drops ``tzinfo`` on read, so values are normalised
+    to UTC before binding and re-labelled as UTC after loading; PostgreSQL gets the same
+    normalisation, which keeps the two dialects indistinguishable for callers.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Normalise an aware datetime to UTC; refuse naive ones."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            # A naive value is ambiguous (server-local? UTC?); failing loudly beats guessing.
+            raise ValueError(f"naive datetime is not allowed here: {value!r}")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Attach UTC to values SQLite returns naive; convert aware ones to UTC."""
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"unexpected value for a datetime column: {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# Deterministic constraint names keep migrations reproducible and let SQLite batch mode
+# address constraints by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base sharing one metadata with a fixed naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Chat(Base):
+    """A Telegram chat (private or group) that receives digests."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    digest_time: Mapped[dt.time] = mapped_column(Time)
+    next_digest_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(Base):
+    """A chat's subscription to one topic tag."""
+
+    __tablename__ = "subscriptions"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Paper(Base):
+    """A paper listing (arXiv id without version) with its Russian summary state."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    listed_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    code_url: Mapped[str | None] = mapped_column(Text)
+    project_url: Mapped[str | None] = mapped_column(Text)
+    upvotes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    title_ru: Mapped[str | None] = mapped_column(Text)
+    summary_ru: Mapped[str | None] = mapped_column(Text)
+    # One of: pending, done, failed, fallback.
+    summary_status: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default=text("'pending'")
+    )
+    summary_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    ingested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PaperTag(Base):
+    """A topic tag assigned to a paper."""
+
+    __tablename__ = "paper_tags"
+
+    paper_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class Delivery(Base):
+    """A paper already sent to a chat, so it is never sent twice."""
+
+    __tablename__ = "deliveries"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    delivered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DigestRun(Base):
+    """One attempt-tracked digest for a chat's local calendar day."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("chat_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False
+    )
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
