@@ -21,6 +21,14 @@ async def ensure_chat(
     digest_time: dt.time,
 ) -> Chat:
     """Return the chat, creating it with these settings if new and reactivating it if inactive."""
+    # Every update of a known chat comes through here, so the common path is one read.
+    chat = await session.get(Chat, chat_id)
+    if chat is not None:
+        if not chat.active:
+            # A chat that writes to us is reachable again.
+            chat.active = True
+            await session.flush()
+        return chat
     # INSERT ... ON CONFLICT DO NOTHING keeps two concurrent first messages from racing
     # into an IntegrityError; an existing chat keeps the settings the user chose.
     await session.execute(
@@ -35,10 +43,6 @@ async def ensure_chat(
     chat = await session.get(Chat, chat_id, populate_existing=True)
     if chat is None:
         raise LookupError(f"chat {chat_id} vanished right after being ensured")
-    if not chat.active:
-        # A chat that writes to us is reachable again.
-        chat.active = True
-        await session.flush()
     return chat
 
 
@@ -61,15 +65,7 @@ async def set_active(*, session: AsyncSession, chat_id: int, active: bool) -> No
 
 async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     """Serialise concurrent writers of this chat's rows until the transaction ends."""
-    if dialect_name(session) == "sqlite":
-        # SQLite locks the whole database, and only at the first write of a transaction
-        # (plain SELECTs run outside one), so a no-op UPDATE takes the write lock up front
-        # and whatever is read afterwards cannot go stale before this transaction commits.
-        await session.execute(
-            update(Chat)
-            .where(Chat.id == chat_id)
-            .values(active=Chat.active)
-            .execution_options(synchronize_session=False)
-        )
-    else:
+    # On SQLite every transaction already holds the database's write lock from BEGIN
+    # IMMEDIATE on (see storage.db), so only PostgreSQL needs a row lock.
+    if dialect_name(session) != "sqlite":
         await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())

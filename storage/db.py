@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Insert, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -39,8 +39,12 @@ def create_engine(url: str) -> AsyncEngine:
     sa_url = make_url(url)
     if sa_url.get_backend_name() == "sqlite":
         _ensure_sqlite_directory(sa_url)
-        engine = _create_async_engine(sa_url)
+        # SQLite has one writer at a time anyway. One pooled connection turns waiting for it
+        # into a fair FIFO queue in the event loop, instead of SQLite's busy-sleep lottery
+        # that starves unlucky connections past busy_timeout under load.
+        engine = _create_async_engine(sa_url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return _create_async_engine(
         sa_url,
@@ -102,9 +106,19 @@ def _ensure_sqlite_directory(url: URL) -> None:
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN instead of the driver's implicit one.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes cannot wait for the write lock:
+    # SQLite fails it at once with "database is locked" when another connection wrote
+    # meanwhile. Taking the lock at BEGIN makes concurrent units of work queue up
+    # (within busy_timeout) instead, and serialises them like row locks would.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

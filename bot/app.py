@@ -1,0 +1,73 @@
+"""The composition root: ``build_application(settings)`` wires everything together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
+
+from bot import handlers
+from bot.concurrency import ChatOrderedUpdateProcessor
+from bot.context import AppContext, BotData, Services, utcnow
+from bot.ratelimit import ReplyFirstRateLimiter, SendKind
+from bot.settings import Settings
+from storage.db import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+
+# PTB's builder cannot infer the job queue's context type, hence Any there.
+DigestApp = Application[
+    ExtBot[SendKind], AppContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
+]
+
+# Enough to keep two cores busy without letting one burst starve the database pool.
+_MAX_CONCURRENT_UPDATES = 32
+
+
+class MissingTokenError(RuntimeError):
+    """BOT_TOKEN is not configured."""
+
+
+def build_application(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> DigestApp:
+    """Build the PTB application with storage, handlers and lifecycle hooks attached."""
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise MissingTokenError("BOT_TOKEN is not set")
+    api = settings.telegram_api_url.rstrip("/")
+    engine = create_engine(settings.database_url)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        clock=clock or utcnow,
+    )
+    app: DigestApp = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=AppContext, bot_data=BotData))
+        .rate_limiter(ReplyFirstRateLimiter())
+        .concurrent_updates(ChatOrderedUpdateProcessor(_MAX_CONCURRENT_UPDATES))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data.services = services
+    handlers.register(app)
+    return app
+
+
+async def _post_init(app: DigestApp) -> None:
+    commands = handlers.bot_commands()
+    await app.bot.set_my_commands(commands)
+    await app.bot.set_my_commands(commands, language_code="ru")
+    log.info("bot @%s is up", app.bot.username)
+
+
+async def _post_shutdown(app: DigestApp) -> None:
+    await app.bot_data.services.engine.dispose()

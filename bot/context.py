@@ -1,0 +1,58 @@
+"""The typed context every handler and job receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.ratelimit import SendKind
+from bot.settings import Settings
+
+
+def utcnow() -> dt.datetime:
+    """The real clock: timezone-aware UTC now."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Long-lived resources shared by handlers and jobs."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    # Injected so tests can move time (DST, "tomorrow") without sleeping.
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware UTC."""
+        return self.clock()
+
+
+class BotData:
+    """Application-wide state; ``services`` is set once by ``build_application``."""
+
+    services: Services
+
+
+class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with typed access to the services."""
+
+    @property
+    def services(self) -> Services:
+        """The shared services of this application."""
+        return self.bot_data.services
+
+    @property
+    def settings(self) -> Settings:
+        """The application's settings."""
+        return self.bot_data.services.settings
+
+    def session(self) -> AsyncSession:
+        """A new database session; use as ``async with ctx.session() as s, s.begin():``."""
+        return self.bot_data.services.sessionmaker()

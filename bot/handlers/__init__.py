@@ -1,0 +1,41 @@
+"""Every handler of the bot, registered in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.handlers import fallback, start, subscriptions
+from bot.handlers.errors import on_error
+
+# (command, Russian description) in menu order; also the source of /help's order.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Начать и выбрать темы"),
+    ("subscribe", "Подписаться на теги: /subscribe mllm moe"),
+    ("unsubscribe", "Отписаться от тегов"),
+    ("tags", "Все темы с кнопками"),
+    ("mytags", "Мои подписки и время дайджеста"),
+    ("help", "Все команды с примерами"),
+)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Attach all handlers and the error handler to the application."""
+    only_new = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    app.add_handler(CommandHandler("start", start.start, filters=only_new))
+    app.add_handler(CommandHandler("help", start.help_command, filters=only_new))
+    app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=only_new))
+    app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=only_new))
+    app.add_handler(CommandHandler("tags", subscriptions.tags_command, filters=only_new))
+    app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
+    app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
+    app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & only_new, fallback.plain_text))
+    app.add_error_handler(on_error)
+
+
+def bot_commands() -> list[BotCommand]:
+    """The command menu shown by Telegram clients."""
+    return [BotCommand(name, description) for name, description in COMMANDS]

@@ -1,0 +1,62 @@
+"""/start and /help."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from bot import keyboards, texts
+from bot.context import AppContext
+from bot.handlers.common import chat_unit, may_change_settings, schedule_first_digest
+from content import taxonomy
+from storage import subscriptions
+
+DEEP_LINK_PREFIX = "sub_"
+
+
+async def start(update: Update, ctx: AppContext) -> None:
+    """Greet, show popular tags; ``/start sub_<tag>`` subscribes at once."""
+    message = update.effective_message
+    if message is None:
+        return
+    deep_tag = _deep_link_tag(ctx.args)
+    allowed = deep_tag is not None and await may_change_settings(update, ctx)
+    settings = ctx.settings
+    async with chat_unit(update, ctx) as (session, chat):
+        if deep_tag is not None and allowed:
+            await subscriptions.add_tags(
+                session=session,
+                chat_id=chat.id,
+                tags=[deep_tag],
+                limit=settings.max_subscriptions,
+            )
+            await schedule_first_digest(session=session, chat=chat, now=ctx.services.now())
+        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+    user = update.effective_user
+    in_private = (
+        update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+    )
+    text = texts.greeting(
+        first_name=user.first_name if user and in_private else None,
+        subscribed=tags,
+        digest_time=chat.digest_time,
+        tz_name=chat.timezone,
+    )
+    await message.reply_html(text, reply_markup=keyboards.popular_keyboard(tags))
+
+
+def _deep_link_tag(args: list[str] | None) -> str | None:
+    if not args or not args[0].startswith(DEEP_LINK_PREFIX):
+        return None
+    tags = taxonomy.resolve_tags(args[0].removeprefix(DEEP_LINK_PREFIX)).tags
+    return tags[0] if tags else None
+
+
+async def help_command(update: Update, ctx: AppContext) -> None:
+    """List every command with examples."""
+    message = update.effective_message
+    if message is None:
+        return
+    async with chat_unit(update, ctx):
+        pass
+    await message.reply_html(texts.HELP)

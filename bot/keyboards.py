@@ -1,0 +1,89 @@
+"""Inline keyboards and the callback-data codec (always ≤ 64 bytes)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from content import taxonomy
+
+_COLUMNS = 3
+
+
+class Action(enum.StrEnum):
+    """What a tag button does."""
+
+    TOGGLE_ALL = "ta"  # toggle inside the /tags overview (edits text and keyboard)
+    TOGGLE_POPULAR = "tp"  # toggle inside the /start keyboard
+    SUBSCRIBE = "s"  # "did you mean" suggestion
+    UNSUBSCRIBE = "u"  # /unsubscribe without arguments
+
+
+@dataclass(frozen=True, slots=True)
+class TagCallback:
+    """A decoded tag button press."""
+
+    action: Action
+    tag: str
+
+
+def encode(action: Action, tag: str) -> str:
+    """Callback data for a tag button."""
+    return f"{action.value}:{tag}"
+
+
+def decode(data: str | None) -> TagCallback | None:
+    """Parse callback data; anything unexpected (old or forged buttons) gives None."""
+    if not data or ":" not in data:
+        return None
+    raw_action, tag = data.split(":", 1)
+    try:
+        action = Action(raw_action)
+    except ValueError:
+        return None
+    if taxonomy.get_tag(tag) is None:
+        return None
+    return TagCallback(action, tag)
+
+
+def _grid(buttons: Sequence[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    rows = [list(buttons[i : i + _COLUMNS]) for i in range(0, len(buttons), _COLUMNS)]
+    return InlineKeyboardMarkup(rows)
+
+
+def _toggle_button(action: Action, tag_id: str, mine: set[str]) -> InlineKeyboardButton:
+    mark = "✅ " if tag_id in mine else ""
+    return InlineKeyboardButton(f"{mark}#{tag_id}", callback_data=encode(action, tag_id))
+
+
+def popular_keyboard(subscribed: Iterable[str]) -> InlineKeyboardMarkup:
+    """Toggle buttons for the popular tags, shown by /start."""
+    mine = set(subscribed)
+    tags = taxonomy.popular_tags()
+    return _grid([_toggle_button(Action.TOGGLE_POPULAR, t.id, mine) for t in tags])
+
+
+def all_tags_keyboard(subscribed: Iterable[str]) -> InlineKeyboardMarkup:
+    """Toggle buttons for every tag, shown by /tags."""
+    mine = set(subscribed)
+    return _grid([_toggle_button(Action.TOGGLE_ALL, t.id, mine) for t in taxonomy.TAGS])
+
+
+def suggestions_keyboard(tags: Iterable[str]) -> InlineKeyboardMarkup:
+    """One "subscribe" button per did-you-mean suggestion."""
+    buttons = [
+        InlineKeyboardButton(f"➕ #{t}", callback_data=encode(Action.SUBSCRIBE, t)) for t in tags
+    ]
+    return _grid(buttons)
+
+
+def unsubscribe_keyboard(subscribed: Iterable[str]) -> InlineKeyboardMarkup:
+    """One "unsubscribe" button per current subscription."""
+    buttons = [
+        InlineKeyboardButton(f"✖️ #{t}", callback_data=encode(Action.UNSUBSCRIBE, t))
+        for t in subscribed
+    ]
+    return _grid(buttons)

@@ -1,0 +1,98 @@
+"""Typed settings: the only place that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Comma-separated lists are friendlier in `.env` files than JSON arrays.
+CommaList = Annotated[list[str], NoDecode]
+IntList = Annotated[list[int], NoDecode]
+TimeList = Annotated[list[dt.time], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot, from environment variables or `.env` (DESIGN §7)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    bot_token: SecretStr | None = Field(default=None, description="Token from @BotFather")
+    database_url: str = "sqlite+aiosqlite:///./data/digest.db"
+    telegram_api_url: str = "https://api.telegram.org"
+
+    hf_api_url: str = "https://huggingface.co/api"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_categories: CommaList = Field(default_factory=lambda: ["cs.CL", "cs.CV", "cs.LG"])
+    arxiv_enabled: bool = False
+
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_concurrency: int = Field(default=4, ge=1, le=64)
+    summary_deadline: dt.timedelta = dt.timedelta(hours=6)
+
+    default_timezone: str = "Europe/Moscow"
+    default_digest_time: dt.time = dt.time(9, 0)
+    ingest_times: TimeList = Field(
+        default_factory=lambda: [dt.time(5), dt.time(7), dt.time(11), dt.time(17)]
+    )
+    digest_max_papers: int = Field(default=15, ge=1, le=50)
+    max_subscriptions: int = Field(default=50, ge=1, le=500)
+    admin_ids: IntList = Field(default_factory=list)
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"  # a container listens on all interfaces
+    webhook_port: int = 8443
+
+    log_level: str = "INFO"
+    metrics_port: int | None = None
+
+    @field_validator("arxiv_categories", "admin_ids", "ingest_times", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @field_validator("llm_base_url", "webhook_url", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The default timezone as a ZoneInfo."""
+        return ZoneInfo(self.default_timezone)
+
+    def secrets(self) -> list[str]:
+        """Secret values that must never appear in logs."""
+        found = [self.bot_token, self.llm_api_key, self.webhook_secret]
+        return [s.get_secret_value() for s in found if s and s.get_secret_value()]

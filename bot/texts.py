@@ -1,0 +1,209 @@
+"""Every user-facing Russian string of the bot, as Telegram HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+
+from content import taxonomy
+from content.ru import count, date_ru
+
+ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз чуть позже."
+UNKNOWN_COMMAND = "Такой команды у меня нет. Список команд — /help"
+NOT_A_COMMAND = (
+    "Я понимаю команды. Например, <code>/subscribe mllm</code> — подписаться на статьи "
+    "о мультимодальных LLM. Все команды — /help"
+)
+ADMINS_ONLY = "Менять подписки в этом чате могут только его администраторы."
+ADMINS_ONLY_SHORT = "Только администраторы чата могут менять подписки."
+BUTTON_EXPIRED = "Эта кнопка устарела. Откройте список заново: /tags"
+
+HELP = """<b>Что я умею</b>
+
+Каждое утро присылаю новые статьи по ML и AI на ваши темы: название и краткое \
+содержание по-русски, ссылку на статью и 💻 ссылку на код, если он опубликован.
+
+<b>Подписки</b>
+/subscribe <i>теги</i> — подписаться, например <code>/subscribe mllm #moe benchmark</code>
+/unsubscribe <i>теги</i> — отписаться, например <code>/unsubscribe moe</code>
+/tags — все темы; нажатие на кнопку включает и выключает подписку
+/mytags — ваши подписки и время дайджеста
+
+Теги можно писать как угодно: <code>mllm</code>, <code>#mllm</code>, <code>MLLM</code> — \
+и по-русски: <code>мультимодальные</code>.
+
+/help — эта справка"""
+
+
+def tag_list(tags: Iterable[str]) -> str:
+    """Hashtags joined for a sentence: "#mllm, #moe"."""
+    return ", ".join(taxonomy.hashtag(t) for t in tags)
+
+
+def _when(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
+    local = next_at.astimezone(now.tzinfo)
+    today = now.date()
+    if local.date() == today:
+        day = "сегодня"
+    elif local.date() == today + dt.timedelta(days=1):
+        day = "завтра"
+    else:
+        day = date_ru(local.date())
+    return f"{day} в {local:%H:%M} ({escape(tz_name)})"
+
+
+def schedule_line(digest_time: dt.time, tz_name: str) -> str:
+    """One line with the chat's delivery time."""
+    return f"🕘 Дайджест приходит каждый день в {digest_time:%H:%M} ({escape(tz_name)})."
+
+
+def greeting(
+    *, first_name: str | None, subscribed: Sequence[str], digest_time: dt.time, tz_name: str
+) -> str:
+    """The /start greeting."""
+    hello = f"👋 Привет, {escape(first_name)}!" if first_name else "👋 Привет!"
+    lines = [
+        hello,
+        "",
+        "Я присылаю утренний дайджест новых статей по ML и AI на темы, которые вы выберете. "
+        "Каждая статья — коротко по-русски, со ссылкой на статью и на код.",
+        "",
+    ]
+    if subscribed:
+        lines.append(f"Ваши темы: {tag_list(subscribed)}.")
+    else:
+        lines.append(
+            "Выберите темы кнопками ниже или напишите, например, "
+            "<code>/subscribe mllm agents</code>."
+        )
+    lines += ["", schedule_line(digest_time, tz_name), "Все темы — /tags, все команды — /help"]
+    return "\n".join(lines)
+
+
+# A message full of typos must still fit into one Telegram message.
+MAX_UNKNOWN_SHOWN = 5
+
+
+def unknown_tags_lines(unknown: Sequence[tuple[str, str | None]]) -> list[str]:
+    """Lines for unknown tags, at most a handful, then how many more were skipped."""
+    lines = [unknown_tags_line(raw, suggestion) for raw, suggestion in unknown[:MAX_UNKNOWN_SHOWN]]
+    rest = len(unknown) - MAX_UNKNOWN_SHOWN
+    if rest > 0:
+        lines.append(
+            f"…и ещё {count(rest, 'непонятное слово', 'непонятных слова', 'непонятных слов')}."
+        )
+    return lines
+
+
+def unknown_tags_line(raw: str, suggestion: str | None) -> str:
+    """A "no such tag — did you mean" line."""
+    shown = escape(raw)
+    if suggestion:
+        return f"Тега «{shown}» нет. Может быть, {taxonomy.hashtag(suggestion)}?"
+    return f"Тега «{shown}» нет. Список всех тем — /tags"
+
+
+def subscribed(
+    *,
+    added: Sequence[str],
+    already: Sequence[str],
+    over_limit: Sequence[str],
+    unknown: Sequence[tuple[str, str | None]],
+    limit: int,
+    next_at: dt.datetime | None,
+    tz_name: str,
+    now: dt.datetime,
+) -> str:
+    """The answer to /subscribe."""
+    lines: list[str] = []
+    if added:
+        lines.append(f"✅ Подписка оформлена: {tag_list(added)}.")
+    if already:
+        lines.append(f"Уже в подписке: {tag_list(already)}.")
+    if over_limit:
+        lines.append(
+            f"Не добавлено: {tag_list(over_limit)} — в одном чате можно подписаться "
+            f"не больше чем на {count(limit, 'тег', 'тега', 'тегов')}. "
+            "Лишние можно убрать командой /unsubscribe."
+        )
+    lines += unknown_tags_lines(unknown)
+    if added and next_at is not None:
+        lines.append(f"Первый дайджест придёт {_when(next_at, tz_name, now)}.")
+    return "\n".join(lines)
+
+
+def unsubscribed(
+    *,
+    removed: Sequence[str],
+    missing: Sequence[str],
+    unknown: Sequence[tuple[str, str | None]],
+    remaining: Sequence[str],
+) -> str:
+    """The answer to /unsubscribe."""
+    lines: list[str] = []
+    if removed:
+        lines.append(f"🔕 Отписка: {tag_list(removed)}.")
+    if missing:
+        lines.append(f"На {tag_list(missing)} подписки и не было.")
+    lines += unknown_tags_lines(unknown)
+    if removed:
+        if remaining:
+            lines.append(f"Остались: {tag_list(remaining)}.")
+        else:
+            lines.append("Подписок больше нет, дайджесты приходить не будут. Темы — /tags")
+    return "\n".join(lines)
+
+
+SUBSCRIBE_USAGE = (
+    "Напишите теги после команды, например <code>/subscribe mllm #moe benchmark</code>, "
+    "или выберите темы кнопками:"
+)
+UNSUBSCRIBE_PICK = "От каких тем отписаться? Нажмите на тег:"
+NOTHING_TO_UNSUBSCRIBE = (
+    "Вы ни на что не подписаны. Выберите темы: /tags или напишите <code>/subscribe mllm</code>"
+)
+
+
+def mytags(*, tags: Sequence[str], digest_time: dt.time, tz_name: str) -> str:
+    """The answer to /mytags."""
+    if not tags:
+        body = [
+            "Вы пока ни на что не подписаны.",
+            "Выберите темы: /tags или напишите <code>/subscribe mllm</code>.",
+        ]
+    else:
+        body = [f"<b>Ваши подписки</b> — {count(len(tags), 'тег', 'тега', 'тегов')}:"]
+        for tag_id in tags:
+            tag = taxonomy.get_tag(tag_id)
+            name = f" — {escape(tag.name_ru)}" if tag else ""
+            body.append(f"{taxonomy.hashtag(tag_id)}{name}")
+    return "\n".join([*body, "", schedule_line(digest_time, tz_name)])
+
+
+def tags_overview(*, subscribed: Iterable[str], paper_counts: Mapping[str, int]) -> str:
+    """The /tags message: every tag grouped by family, with paper counts."""
+    mine = set(subscribed)
+    lines = ["<b>Темы дайджеста</b>", "Нажмите на тег, чтобы подписаться или отписаться."]
+    for family, tags in taxonomy.tags_by_family().items():
+        lines += ["", f"<b>{escape(taxonomy.FAMILY_NAMES_RU[family])}</b>"]
+        for tag in tags:
+            mark = "✅ " if tag.id in mine else ""
+            papers = paper_counts.get(tag.id, 0)
+            suffix = f" · {papers}" if papers else ""
+            lines.append(f"{mark}{taxonomy.hashtag(tag.id)} — {escape(tag.name_ru)}{suffix}")
+    return "\n".join(lines)
+
+
+def toggled(tag_id: str, subscribed_now: bool | None, limit: int) -> str:
+    """A short toast after a tag button press."""
+    if subscribed_now is None:
+        return f"Не больше {count(limit, 'тега', 'тегов', 'тегов')} в одном чате."
+    if subscribed_now:
+        return f"Подписка на {taxonomy.hashtag(tag_id)} оформлена"
+    return f"Подписка на {taxonomy.hashtag(tag_id)} отменена"
+
+
+def subscribed_by_button(tag_id: str) -> str:
+    """The edited "did you mean" message once its button was pressed."""
+    return f"✅ Подписка оформлена: {taxonomy.hashtag(tag_id)}."

@@ -1,0 +1,51 @@
+"""Run the real Application against the fake Telegram server, the way `digest-bot run` does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import Update
+
+from bot.app import DigestApp, build_application
+from bot.settings import Settings
+from tests.fake_telegram import FakeTelegram
+
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+
+
+def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings:
+    """Settings for a test bot: nothing read from the developer's environment or .env."""
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "telegram_api_url": fake.url,
+        "database_url": db_url,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def running_bot(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> AsyncIterator[DigestApp]:
+    """Start polling like ``Application.run_polling`` does, and stop it the same way."""
+    app = build_application(settings, clock=clock)
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=0, timeout=dt.timedelta(seconds=1), allowed_updates=Update.ALL_TYPES
+    )
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)

@@ -1,0 +1,44 @@
+"""Settings come from the environment, with friendly list syntax."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+
+def test_defaults_match_the_design():
+    s = Settings(_env_file=None)
+    assert s.database_url == "sqlite+aiosqlite:///./data/digest.db"
+    assert s.default_timezone == "Europe/Moscow"
+    assert s.default_digest_time == dt.time(9, 0)
+    assert s.digest_max_papers == 15
+    assert s.ingest_times == [dt.time(5), dt.time(7), dt.time(11), dt.time(17)]
+
+
+def test_lists_are_comma_separated_in_the_environment(monkeypatch):
+    monkeypatch.setenv("ADMIN_IDS", "1, 2,3")
+    monkeypatch.setenv("ARXIV_CATEGORIES", "cs.CL,cs.AI")
+    monkeypatch.setenv("INGEST_TIMES", "06:30,18:00")
+    monkeypatch.setenv("BOT_TOKEN", "123:abc")
+    s = Settings(_env_file=None)
+    assert s.admin_ids == [1, 2, 3]
+    assert s.arxiv_categories == ["cs.CL", "cs.AI"]
+    assert s.ingest_times == [dt.time(6, 30), dt.time(18)]
+    assert s.bot_token is not None and "123:abc" not in repr(s)
+
+
+def test_an_unknown_timezone_is_refused():
+    with pytest.raises(ValidationError, match="timezone"):
+        Settings(_env_file=None, default_timezone="Mars/Olympus")
+
+
+def test_env_file_is_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("BOT_TOKEN=999:zzz\nLLM_BASE_URL=\n", encoding="utf-8")
+    s = Settings()
+    assert s.bot_token is not None and s.bot_token.get_secret_value() == "999:zzz"
+    assert s.llm_base_url is None
