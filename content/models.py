@@ -44,3 +44,13 @@ class Paper:
     comment: str | None = None  # arXiv `<arxiv:comment>`
     ai_keywords: tuple[str, ...] = ()  # HF `ai_keywords`
     categories: tuple[str, ...] = field(default=())  # arXiv categories
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A paper with what we found about it: its code, project page and tags."""
+
+    paper: Paper
+    code_url: str | None = None
+    project_url: str | None = None
+    tags: tuple[str, ...] = ()

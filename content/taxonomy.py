@@ -161,7 +161,12 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bmulti ?modal large language models?\b",
             r"\bmulti ?modal LLMs?\b",
             r"\blarge multi ?modal models?\b",
-            r"\b(?:large )?vision language models?\b",
+            r"\b(?:large )?vis(?:ion|ual) language models?\b",
+            r"\baudio language models?\b",
+            # Named MLLMs and assistants: "GPT-4V(ision)", "multimodal GPT-4", "a multimodal
+            # assistant".
+            r"(?-i:\bGPT ?4V)",
+            r"\bmulti ?modal (?:GPT ?4V?|chatbots?|assistants?)\b",
             r"\b(?:video|audio|speech|omni) (?:LLMs?|large language models?)\b",
             r"\b(?:MLLMs?|LVLMs?|VLMs?|LMMs?)\b",
         ),
@@ -187,8 +192,9 @@ TAGS: Final[tuple[Tag, ...]] = (
         ),
         patterns=(
             _NOT_MULTIMODAL + r"\blarge language models?\b",
-            # Not "MLLM" (no word boundary) and not "Video-LLM"/"V-LLM" (hyphen before).
-            r"(?<![-/])\bLLMs?\b",
+            # Not "MLLM" (no word boundary), not "Video-LLM"/"V-LLM" (hyphen before) and not
+            # "Multimodal LLMs".
+            _NOT_MULTIMODAL + r"(?<![-/])\bLLMs?\b",
         ),
         min_hits=3,
         popular=True,
@@ -211,7 +217,8 @@ TAGS: Final[tuple[Tag, ...]] = (
         patterns=(
             r"\bagentic\b",
             r"\b(?:LLM|LLM based|LM|language model|AI|autonomous|web|GUI|computer use|"
-            r"software|coding|research|mobile|conversational|deep research) agents?\b",
+            r"software|coding|research|mobile|conversational|deep research|multi ?modal|embodied"
+            r"|generalist|language) agents?\b",
             r"\bmulti ?agent (?:systems?|frameworks?|collaboration|debate|LLMs?)\b",
             r"\btool (?:use|usage|calling|learning|augmented)\b",
             r"\bfunction calling\b",
@@ -238,7 +245,7 @@ TAGS: Final[tuple[Tag, ...]] = (
         patterns=(
             r"\bchain of thoughts?\b",
             r"(?-i:\bCoTs?\b)",
-            r"\b(?:large )?reasoning models?\b",
+            r"\b(?:large )?reasoning (?:models?|LLMs?|language models?)\b",
             r"(?-i:\bLRMs?\b)",
             r"\breasoning (?:capabilit(?:y|ies)|abilit(?:y|ies)|traces?|chains?|paths?|steps?"
             r"|process(?:es)?|skills?|performance|tasks?)\b",
@@ -265,7 +272,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             "ppo",
         ),
         patterns=(
-            r"\breinforcement learning\b",
+            # "Reinforcement learning from human feedback" is evidence for rlhf, not for rl.
+            r"\breinforcement learning\b(?! from (?:human|AI) feedback)",
             r"(?-i:\bRL\b)",
             r"(?-i:\b(?:GRPO|PPO|DAPO|RLVR)\b)",
             r"\bpolicy (?:gradients?|optimi[sz]ation)\b",
@@ -293,7 +301,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bcomputer vision\b",
             r"\b(?:image|semantic|instance|panoptic|referring) segmentation\b",
             r"\bobject detection\b",
-            r"\bimage (?:classification|generation|editing|restoration|super resolution"
+            # "(evaluated) on image classification" is where an optimizer or LLM is tested.
+            r"(?<!\bon\s)\bimage (?:classification|generation|editing|restoration|super resolution"
             r"|recognition|synthesis|inpainting|retrieval|captioning)\b",
             r"\btext to image\b",
             r"\bvision transformers?\b",
@@ -370,6 +379,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\b(?:compact|lightweight|tiny) (?:language |vision language )?models?\b",
             r"\bon ?device\b",
             r"\b(?:edge|mobile) devices?\b",
+            r"\b(?:deploy\w*|run\w*|locally) on (?:a |your |the )?(?:mobile )?(?:smart ?)?"
+            r"phones?\b",
             r"\b(?:\d{2,3}M|0\.\d+B|[1-3](?:\.\d+)?B) param",
         ),
         min_hits=2,
@@ -395,6 +406,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\b(?:novel|new|hybrid|efficient|alternative) (?:neural |model |network )?"
             r"architectures?\b",
             r"\barchitectur(?:e|al) (?:design|modifications?|changes|innovations?)\b",
+            r"\b(?:MoE\)?|SMoE\)?|U ?Net|Transformer|decoder only|encoder decoder)"
+            r" architectures?\b",
             r"\bstate space models?\b",
             r"(?-i:\bSSMs?\b)",
             r"(?-i:\b(?:Mamba|RWKV)\b)",
@@ -446,9 +459,12 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bmulti ?modal(?:ity|ities)?\b",
             r"\bcross ?modal\b",
             r"\bomni ?modal\b",
-            r"\b(?:vision|visual) (?:language|text)\b",
+            r"\b(?:vision|visual|image|video|audio) (?:language|text)\b",
             r"\baudio visual\b",
-            r"\bmodalities\b",
+            # Not bare "modalities": Mamba is tested on "modalities such as language, audio and
+            # genomics" without being multimodal.
+            r"\b(?:vision|visual|image|text|textual|audio|speech|video) modalit(?:y|ies)\b",
+            r"\bmodalities (?:such as|like|including) (?:images?|vision|videos?|audio|speech)\b",
         ),
         min_hits=2,
     ),
@@ -610,6 +626,7 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bGitHub (?:issues?|repositor(?:y|ies))\b",
             r"\brepository level\b",
             r"\bunit tests?\b",
+            r"(?-i:\b(?:HumanEval\w*|MBPP|LiveCodeBench|CodeContests)\b)",
         ),
         min_hits=2,
     ),
@@ -638,6 +655,7 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bprogram synthesis\b",
             r"\btext to SQL\b",
             r"\b(?:de)?compil(?:er|ers|ation)\b",
+            r"\b(?:large )?(?:LLMs?|language models?) for code\b",
             r"\babstract syntax trees?\b",
         ),
         min_hits=2,
@@ -659,7 +677,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"|competitions?|olympiads?|tasks?|solving|questions?|proofs?|datasets?)\b",
             r"\btheorem proving\b",
             r"\b(?:automated|formal) (?:theorem|proofs?|mathematics)\b",
-            r"(?-i:\b(?:Lean ?4|Isabelle|GSM8K|MATH ?500|AIME|OlympiadBench|MiniF2F|miniF2F)\b)",
+            r"(?-i:\b(?:Lean ?4|Isabelle|GSM8K|MATH(?: ?500)?|AIME(?: ?\d{2,4})?|OlympiadBench"
+            r"|MiniF2F|miniF2F)\b)",
             r"\b(?:olympiad|geometry problems?)\b",
         ),
         min_hits=2,
@@ -888,7 +907,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bmachine translation\b",
             r"(?-i:\bN?MT\b(?! ?Bench))",
             r"\b(?:speech|document level|simultaneous|multilingual) translation\b",
-            r"\btranslation (?:quality|tasks?|systems?|directions?|pairs?|benchmarks?)\b",
+            r"\btranslation (?:quality|tasks?|systems?|directions?|pairs?|benchmarks?|workflows?"
+            r"|related)\b",
             r"(?-i:\bWMT(?:\d\d)?\b)",
             r"\b(?:English|Chinese|German|French|Russian|Japanese|Spanish) to (?:English"
             r"|Chinese|German|French|Russian|Japanese|Spanish)\b",
@@ -961,9 +981,10 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\bsupervised fine ?tuning\b",
             r"(?-i:\b(?:SFT|PEFT|LoRA)\b)",
             r"\bparameter efficient fine ?tuning\b",
-            r"\binstruction tuning\b",
+            r"\binstruction (?:tuning|fine ?tun(?:ing|ed))\b",
+            r"\blow ?rank adapt(?:ation|ers?)\b",
             r"\bcurriculum learning\b",
-            r"\bcontinual pre ?training\b",
+            r"\bcontinu(?:al|ed|es|ing) pre ?training\b",
         ),
         min_hits=2,
     ),
@@ -1007,6 +1028,8 @@ TAGS: Final[tuple[Tag, ...]] = (
         patterns=(
             r"\b(?:AI|value|human|safety|LLM|model) alignment\b",
             r"\baligned with human (?:values|preferences|intent(?:ions)?)\b",
+            r"\b(?:aligned|aligning) (?:these |the |our )?(?:large )?(?:language models?|LLMs?)\b",
+            r"\bsafety (?:training|tuning|fine ?tuning)\b",
             r"\balign\w* (?:\w+ ){0,3}with human (?:values|preferences|intent(?:ions)?)\b",
             r"\bsuper ?alignment\b",
             r"\bmisalignment\b",
@@ -1048,6 +1071,7 @@ TAGS: Final[tuple[Tag, ...]] = (
             "kv cache",
         ),
         patterns=(
+            r"\b(?:efficient|dynamic|fast|adaptive) inference\b",
             r"\binference (?:speed|latency|efficiency|cost|throughput|acceleration|time"
             r"|overhead|budget)\b",
             r"\b(?:speed ?ups?|accelerat\w+) (?:\w+ ){0,2}inference\b",
@@ -1072,6 +1096,8 @@ TAGS: Final[tuple[Tag, ...]] = (
         aliases=("длинный контекст", "longcontext", "long context window"),
         patterns=(
             r"\blong ?context\b",
+            r"\b(?:longer|long|infinite|million ?length) (?:sequences|sequence lengths?|texts"
+            r"|inputs|documents)\b",
             r"\bcontext (?:window |length )?extension\b",
             r"\bextend\w* (?:the )?context (?:window|length)\b",
             r"\blength (?:extrapolation|generalization)\b",
@@ -1104,6 +1130,8 @@ TAGS: Final[tuple[Tag, ...]] = (
             r"\b(?:teacher|student) (?:models?|networks?)\b",
             r"\bcross ?(?:domain|lingual|task) transfer\b",
             r"\bdistill(?:ation|ed|ing)? (?:\w+ )?(?:into|from) (?:a )?(?:smaller|student)\b",
+            # Not "dataset distillation", which condenses data rather than transferring knowledge.
+            r"(?<!dataset\s)(?<!dataset-)\bdistill(?:ation|ing|ed)\b",
         ),
         min_hits=2,
     ),
@@ -1146,10 +1174,12 @@ TAGS: Final[tuple[Tag, ...]] = (
             "корпус",
         ),
         patterns=(
-            r"\b(?:introduc|present|propos|releas|construct|buil|develop|curat|collect|creat)\w*"
+            # A verb, not the adjective ("a well-curated pretraining dataset" is not released).
+            r"\b(?<![-~])(?:introduc|present|propos|releas|construct|buil|develop|curat|collect"
+            r"|creat|open ?sourc)\w*"
             r"\s+(?:(?:a|an|the|new|novel|first|largest|large scale|high quality|comprehensive"
-            r"|diverse|open|multimodal|synthetic|(?-i:[A-Z][\w-]*)),?\s+){0,4}(?:[\w-]+ )?"
-            r"(?:dataset|corpus)\b(?! (?:distillation|condensation|pruning|selection|bias))",
+            r"|diverse|open|multimodal|synthetic|(?-i:[A-Z][\w-]*)),?\s+){0,4}(?:[\w-]+ ){0,2}"
+            r"(?:datasets?|corpus)\b(?! (?:distillation|condensation|pruning|selection|bias))",
             r"\b(?:a|our|this) (?:new|novel|large scale|high quality) (?:\w+ )?(?:dataset"
             r"|corpus)\b",
             r"\b(?:dataset|corpus) (?:comprising|consisting of|containing|with over|of over)\b",
@@ -1215,14 +1245,16 @@ TAGS: Final[tuple[Tag, ...]] = (
             # Releasing something, not merely comparing with "open-source models".
             r"\b(?:is|are|be|been|being|was|were|fully) open ?sourced\b",
             r"\b(?:we|will|plan to) (?:fully )?open ?source\b",
-            r"\bwe (?:publicly )?release (?:\w+ ){0,3}(?:code|models?|weights|datasets?"
-            r"|checkpoints|benchmarks?)\b",
+            r"\bwe (?:also |are |will |publicly |openly |fully )*releas(?:e|ing) (?:[\w-]+,? ){0,3}"
+            r"(?:code(?:base)?|models?|weights|datasets?|checkpoints|benchmarks?)\b",
             r"\b(?:(?:our|the|all) (?:\w+ )?(?:models?|datasets?|benchmarks?|data|code|weights"
             r"|checkpoints|resources|artifacts)|code|implementation|weights|checkpoints)"
-            r"(?:,? \w+){0,5} (?:is|are|will be) (?:made )?(?:publicly |freely |openly )?"
+            r"(?:,? \w+){0,5} (?:is|are|will be|shall be) (?:made )?(?:publicly |freely |openly )?"
             r"(?:available|released|open ?sourced)\b",
             r"\bmak(?:e|es|ing) (?:[\w-]+,? ){0,12}(?:publicly|freely|openly) available\b",
             r"\breleased under (?:an? |the )?(?:Apache|MIT|open|permissive|CC)",
+            r"\bavailable under (?:an? |the )?(?:[\w.-]+ ){0,2}licen[sc]e\b",
+            r"\bprovide (?:public |open |free )?access to (?:the |our )?(?:code|models?|weights)\b",
             r"\bgithub\.com/",
             r"\bhuggingface\.co/",
         ),
