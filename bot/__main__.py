@@ -1,20 +1,28 @@
-"""The command line: ``digest-bot run`` and ``digest-bot db upgrade``."""
+"""The command line: ``digest-bot run | ingest | preview | db upgrade``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import MissingTokenError, build_application
+from bot.context import utcnow
+from bot.ingest import Ingestor, IngestReport, Progress, days_to_cover
 from bot.logs import setup_logging
 from bot.settings import Settings
-from storage.db import upgrade
+from content.models import Source
+from content.render import PaperView, render_plain
+from storage import papers as catalog
+from storage.db import create_engine, create_sessionmaker, upgrade
 
 log = logging.getLogger("bot")
 
@@ -33,6 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot (polling); migrates the database first")
     run.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
+    ingest = sub.add_parser("ingest", help="fetch, tag and summarise papers now")
+    ingest.add_argument(
+        "--date", type=dt.date.fromisoformat, help="YYYY-MM-DD (default: today and yesterday, UTC)"
+    )
+    ingest.add_argument("--source", choices=["hf", "arxiv", "all"], default="hf")
+    preview = sub.add_parser("preview", help="print papers of a tag as a digest shows them")
+    preview.add_argument("--tag", required=True)
+    preview.add_argument(
+        "--date", type=dt.date.fromisoformat, help="YYYY-MM-DD (default: the latest day)"
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations up to head")
@@ -75,6 +93,64 @@ def _run(settings: Settings, *, migrate: bool) -> None:
         raise CliError(f"error: cannot reach the Telegram Bot API: {exc.message}") from None
 
 
+def _sources(choice: str) -> list[Source]:
+    return [Source.HF, Source.ARXIV] if choice == "all" else [Source(choice)]
+
+
+def _progress_bar() -> Progress | None:
+    """A tqdm bar on a terminal; nothing when output goes to a file or CI."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm[Any]] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="paper", leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+async def _ingest(settings: Settings, days: list[dt.date], sources: list[Source]) -> IngestReport:
+    engine = create_engine(settings.database_url)
+    ingestor = Ingestor(settings=settings, sessionmaker=create_sessionmaker(engine), clock=utcnow)
+    try:
+        return await ingestor.run(days, sources, _progress_bar())
+    finally:
+        await ingestor.aclose()
+        await engine.dispose()
+
+
+async def _preview(settings: Settings, tag: str, day: dt.date | None) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            day = day or await catalog.latest_listing_day(session=session)
+            rows = await catalog.by_tag(session=session, tag=tag, listed_on=day)
+            tags = await catalog.tags_of(session=session, paper_ids=[r.id for r in rows])
+    finally:
+        await engine.dispose()
+    views = [
+        PaperView(
+            id=row.id,
+            title=row.title_ru or row.title,
+            summary=row.summary_ru or "(краткого содержания пока нет)",
+            url=row.url,
+            code_url=row.code_url,
+            project_url=row.project_url,
+            upvotes=row.upvotes,
+            tags=tuple(sorted(tags[row.id])),
+        )
+        for row in rows
+    ]
+    return render_plain(views, tag=tag, day=day)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digest-bot`` console script."""
     args = _parser().parse_args(argv)
@@ -85,6 +161,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level, secrets)
         if args.command == "run":
             _run(settings, migrate=not args.no_migrate)
+        elif args.command == "ingest":
+            _migrate(settings)
+            days = [args.date] if args.date else days_to_cover(utcnow())
+            report = asyncio.run(_ingest(settings, days, _sources(args.source)))
+            print(report.line())
+            if not report.ok:
+                raise CliError(f"error: some sources failed: {', '.join(report.failed_sources)}")
+        elif args.command == "preview":
+            from content.taxonomy import resolve_tags
+
+            tags = resolve_tags(args.tag).tags
+            if not tags:
+                raise CliError(f"error: unknown tag {args.tag!r}; see /tags in the bot")
+            print(asyncio.run(_preview(settings, tags[0], args.date)))
         elif args.command == "db":
             _migrate(settings)
             print("database is up to date")

@@ -9,9 +9,10 @@ from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
 
-from bot import handlers
+from bot import handlers, jobs
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
+from bot.ingest import Ingestor
 from bot.ratelimit import ReplyFirstRateLimiter, SendKind
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
@@ -39,11 +40,14 @@ def build_application(
         raise MissingTokenError("BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
     engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    clock = clock or utcnow
     services = Services(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
-        clock=clock or utcnow,
+        sessionmaker=sessionmaker,
+        ingestor=Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock),
+        clock=clock,
     )
     app: DigestApp = (
         ApplicationBuilder()
@@ -59,6 +63,7 @@ def build_application(
     )
     app.bot_data.services = services
     handlers.register(app)
+    jobs.schedule(app)
     return app
 
 
@@ -70,4 +75,6 @@ async def _post_init(app: DigestApp) -> None:
 
 
 async def _post_shutdown(app: DigestApp) -> None:
-    await app.bot_data.services.engine.dispose()
+    services = app.bot_data.services
+    await services.ingestor.aclose()
+    await services.engine.dispose()

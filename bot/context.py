@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.ingest import Ingestor
 from bot.ratelimit import SendKind
 from bot.settings import Settings
 
@@ -26,6 +27,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    ingestor: Ingestor
     # Injected so tests can move time (DST, "tomorrow") without sleeping.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 

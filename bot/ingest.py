@@ -1,0 +1,220 @@
+"""Ingest: fetch the day's papers, find code, tag, store, and summarise each paper once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity.wait import WaitBaseT
+
+from bot.settings import Settings
+from content.links import find_code_url, find_project_url
+from content.models import CatalogEntry, Paper, Source, SummaryStatus
+from content.sources import hf_daily
+from content.sources.arxiv import ArxivSource, make_arxiv_client
+from content.sources.base import SourceError, merge_papers
+from content.summarize import LLMConfig, Summarizer
+from content.tagging import tag_paper
+from storage import papers as catalog
+
+log = logging.getLogger(__name__)
+
+# Failed and fallback summaries are retried while the paper is this recent.
+RETRY_WINDOW = dt.timedelta(days=3)
+MAX_SUMMARY_ATTEMPTS = 10
+# Summaries are saved in batches so a crash keeps most of the work already paid for.
+SAVE_BATCH = 50
+
+Progress = Callable[[str, int, int], None]
+"""Called as (stage, done, total) while a run advances."""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest run did."""
+
+    papers: int = 0
+    new: int = 0
+    updated: int = 0
+    with_code: int = 0
+    summarised: int = 0
+    fallback: int = 0
+    llm_calls: int = 0
+    failed_sources: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every source could be read."""
+        return not self.failed_sources
+
+    def line(self) -> str:
+        """One summary line, e.g. "23 papers: 5 new, 18 updated, 4 with code, ..."."""
+        text = (
+            f"{self.papers} papers: {self.new} new, {self.updated} updated, "
+            f"{self.with_code} with code, {self.summarised} summarised, {self.fallback} fallback"
+        )
+        if self.failed_sources:
+            text += f"; failed: {', '.join(self.failed_sources)}"
+        return text
+
+
+def llm_config(settings: Settings) -> LLMConfig | None:
+    """The LLM settings, or None when no LLM is configured."""
+    if not settings.llm_base_url:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMConfig(
+        base_url=settings.llm_base_url,
+        api_key=key,
+        model=settings.llm_model,
+        concurrency=settings.llm_concurrency,
+    )
+
+
+class Ingestor:
+    """Runs ingest; one per process, so arXiv pacing holds across runs."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], dt.datetime],
+        summarizer: Summarizer | None = None,
+        arxiv: ArxivSource | None = None,
+        source_wait: WaitBaseT | None = None,
+        http_timeout: float = 30,
+    ) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._source_wait = source_wait
+        self._http = httpx.AsyncClient(timeout=http_timeout)
+        self._arxiv_http: httpx.AsyncClient | None = None
+        self._summarizer = summarizer or Summarizer(self._http, llm_config(settings))
+        self._arxiv = arxiv
+
+    @property
+    def summarizer(self) -> Summarizer:
+        """The summarizer, for its running totals."""
+        return self._summarizer
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        await self._http.aclose()
+        if self._arxiv_http is not None:
+            await self._arxiv_http.aclose()
+
+    async def run(
+        self,
+        days: Sequence[dt.date],
+        sources: Sequence[Source],
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Fetch, enrich, store and summarise; a failing source never stops the others."""
+        report = IngestReport()
+        calls_before = self._summarizer.calls
+        found = await self._fetch(days, sources, report)
+        entries = [enrich(paper) for paper in found]
+        report.papers = len(entries)
+        report.with_code = sum(1 for e in entries if e.code_url)
+        async with self._sessionmaker() as session, session.begin():
+            result = await catalog.upsert_papers(
+                session=session, entries=entries, now=self._clock()
+            )
+        report.new, report.updated = len(result.new), len(result.updated)
+        await self._summarise(report, progress)
+        report.llm_calls = self._summarizer.calls - calls_before
+        log.info("ingest finished: %s", report.line())
+        return report
+
+    async def _fetch(
+        self, days: Sequence[dt.date], sources: Sequence[Source], report: IngestReport
+    ) -> list[Paper]:
+        lists: list[list[Paper]] = []
+        if Source.HF in sources:
+            for day in days:
+                try:
+                    lists.append(
+                        await hf_daily.fetch_day(
+                            self._http, self._settings.hf_api_url, day, wait=self._source_wait
+                        )
+                    )
+                except (SourceError, httpx.HTTPError) as exc:
+                    log.error("source failed, will retry at the next run: %s", exc)
+                    report.failed_sources.append(f"hf {day.isoformat()}")
+        if Source.ARXIV in sources:
+            try:
+                lists.append(await self._arxiv_source().fetch_since(min(days)))
+            except (SourceError, httpx.HTTPError) as exc:
+                log.error("source failed, will retry at the next run: %s", exc)
+                report.failed_sources.append("arxiv")
+        return merge_papers(*lists)
+
+    def _arxiv_source(self) -> ArxivSource:
+        if self._arxiv is None:
+            self._arxiv_http = make_arxiv_client()
+            self._arxiv = ArxivSource(
+                self._arxiv_http, self._settings.arxiv_api_url, self._settings.arxiv_categories
+            )
+        return self._arxiv
+
+    async def _summarise(self, report: IngestReport, progress: Progress | None) -> None:
+        now = self._clock()
+        has_llm = self._summarizer.config is not None
+        async with self._sessionmaker() as session, session.begin():
+            todo = await catalog.needing_summary(
+                session=session,
+                retry_since=now - RETRY_WINDOW,
+                max_attempts=MAX_SUMMARY_ATTEMPTS,
+                upgrade_fallbacks=has_llm,
+            )
+        for start in range(0, len(todo), SAVE_BATCH):
+            batch = todo[start : start + SAVE_BATCH]
+            summaries = await self._summarizer.summarize_many(batch)
+            async with self._sessionmaker() as session, session.begin():
+                for paper, summary in zip(batch, summaries, strict=True):
+                    done = summary.status is SummaryStatus.DONE
+                    # With an LLM configured, a fallback is provisional until the
+                    # deadline passes: the next run tries the LLM again.
+                    status = summary.status if done or not has_llm else SummaryStatus.FAILED
+                    await catalog.save_summary(
+                        session=session,
+                        paper_id=paper.id,
+                        title_ru=summary.title_ru,
+                        summary_ru=summary.summary_ru,
+                        status=status,
+                        now=now,
+                    )
+                    if summary.tags:
+                        tags = tag_paper(paper, llm_tags=summary.tags)
+                        await catalog.add_tags(session=session, tags={paper.id: tags})
+                    report.summarised += done
+                    report.fallback += not done
+            if progress is not None:
+                progress("summaries", min(start + SAVE_BATCH, len(todo)), len(todo))
+        async with self._sessionmaker() as session, session.begin():
+            await catalog.expire_failed(
+                session=session, before=now - self._settings.summary_deadline
+            )
+
+
+def enrich(paper: Paper) -> CatalogEntry:
+    """Find the paper's code and project links and its tags."""
+    texts = (paper.abstract, paper.comment)
+    return CatalogEntry(
+        paper=paper,
+        code_url=find_code_url(github_repo=paper.github_repo, texts=texts),
+        project_url=find_project_url(project_page=paper.project_page, texts=texts),
+        tags=tag_paper(paper),
+    )
+
+
+def days_to_cover(now: dt.datetime) -> list[dt.date]:
+    """Today and yesterday in UTC: HF's lists keep filling up during the day."""
+    today = now.astimezone(dt.UTC).date()
+    return [today - dt.timedelta(days=1), today]
