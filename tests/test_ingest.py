@@ -336,3 +336,45 @@ async def test_the_cli_ingests_a_day_and_exits_non_zero_when_a_source_failed(
     code, out, err = await cli()
     assert code == 1
     assert "invalid JSON" in err and "error: some sources failed" in err
+
+
+async def test_preview_prints_a_tag_as_a_digest_shows_it(db_url, sources, llm):
+    from bot.__main__ import _preview
+
+    settings = settings_for(db_url, sources, llm)
+    await ingest(settings)
+    text = await _preview(settings, "mllm", DAY)
+    assert text.startswith("☀️ Дайджест на 19 декабря · #mllm · ")
+    assert "💻 https://github.com/MetabrainAGI/Awaker" in text
+    assert "#moe" in text
+    assert "Обзор: Awaker2.5-VL" in text
+
+
+async def test_the_job_queue_ingests_at_the_configured_times(db_url, sources, llm):
+    from bot.jobs import ingest_job
+    from tests.fake_telegram import FakeTelegram
+    from tests.harness import TOKEN, make_settings, running_bot
+
+    async with FakeTelegram(TOKEN) as telegram:
+        settings = make_settings(
+            telegram,
+            db_url,
+            hf_api_url=sources.hf_url,
+            llm_base_url=llm.url,
+            ingest_times="05:00,17:30",
+        )
+        async with running_bot(settings, clock=lambda: NOW + dt.timedelta(hours=3)) as app:
+            assert app.job_queue is not None
+            scheduled = {job.name: job.next_t for job in app.job_queue.jobs()}
+            moscow = settings.tz
+            assert {name for name in scheduled} == {"ingest 05:00", "ingest 17:30"}
+            assert all(t is not None for t in scheduled.values())
+            assert scheduled["ingest 17:30"].astimezone(moscow).time() == dt.time(17, 30)
+
+            app.job_queue.run_once(ingest_job, when=0)
+            await telegram.wait_until(lambda: llm.calls >= len(valid_ids()), timeout=20)
+    # NOW + 3 h is 2024-12-19 09:00 UTC: the job covers today and yesterday.
+    days = {r.query.get("date") for r in sources.requests_to(HF_PATH)}
+    assert days == {"2024-12-18", "2024-12-19"}
+    await asyncio.sleep(0)
+    assert set(await stored(db_url)) == valid_ids()
