@@ -24,8 +24,9 @@ DigestApp = Application[
     ExtBot[SendKind], AppContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
 ]
 
-# Enough to keep two cores busy without letting one burst starve the database pool.
-_MAX_CONCURRENT_UPDATES = 32
+# Measured best on 2 cores: more concurrent updates only add GIL and pool contention
+# (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.
+_MAX_CONCURRENT_UPDATES = 8
 
 
 class MissingTokenError(RuntimeError):
