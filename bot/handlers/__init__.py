@@ -28,7 +28,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("help", start.help_command, filters=only_new))
     app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=only_new))
     app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=only_new))
-    app.add_handler(CommandHandler("tags", subscriptions.tags_command, filters=only_new))
+    app.add_handler(CommandHandler("tags", subscriptions.send_tags_overview, filters=only_new))
     app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))

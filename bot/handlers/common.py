@@ -41,6 +41,12 @@ async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[tuple[Asyn
         yield session, chat
 
 
+async def touch_chat(update: Update, ctx: AppContext) -> None:
+    """Record first contact with this chat (and reactivate it) when nothing else is stored."""
+    async with chat_unit(update, ctx):
+        pass
+
+
 async def may_change_settings(update: Update, ctx: AppContext) -> bool:
     """In groups only administrators change settings; in private chats everyone may."""
     chat = update.effective_chat

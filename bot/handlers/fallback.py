@@ -7,7 +7,7 @@ from telegram.constants import ChatType
 
 from bot import texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit
+from bot.handlers.common import touch_chat
 
 
 async def unknown_command(update: Update, ctx: AppContext) -> None:
@@ -19,8 +19,7 @@ async def unknown_command(update: Update, ctx: AppContext) -> None:
     _, _, addressee = command.partition("@")
     if addressee and addressee.lower() != ctx.bot.username.lower():
         return
-    async with chat_unit(update, ctx):
-        pass
+    await touch_chat(update, ctx)
     await message.reply_html(texts.UNKNOWN_COMMAND)
 
 
@@ -30,6 +29,5 @@ async def plain_text(update: Update, ctx: AppContext) -> None:
     chat = update.effective_chat
     if message is None or chat is None or chat.type != ChatType.PRIVATE:
         return
-    async with chat_unit(update, ctx):
-        pass
+    await touch_chat(update, ctx)
     await message.reply_html(texts.NOT_A_COMMAND)

@@ -7,7 +7,12 @@ from telegram.constants import ChatType
 
 from bot import keyboards, texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, may_change_settings, schedule_first_digest
+from bot.handlers.common import (
+    chat_unit,
+    may_change_settings,
+    schedule_first_digest,
+    touch_chat,
+)
 from content import taxonomy
 from storage import subscriptions
 
@@ -57,6 +62,5 @@ async def help_command(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    async with chat_unit(update, ctx):
-        pass
+    await touch_chat(update, ctx)
     await message.reply_html(texts.HELP)

@@ -93,11 +93,6 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
     await message.reply_html(text)
 
 
-async def tags_command(update: Update, ctx: AppContext) -> None:
-    """Show every tag with toggle buttons."""
-    await send_tags_overview(update, ctx)
-
-
 async def send_tags_overview(update: Update, ctx: AppContext) -> None:
     """Send the tag overview with ✅ marks for this chat."""
     message = update.effective_message
