@@ -26,9 +26,11 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fake_server import FakeServer
 
 JSONDict = dict[str, Any]
 
@@ -125,12 +127,19 @@ def count_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
 
-class FakeLLM:
-    """A scriptable OpenAI-compatible chat completions server on 127.0.0.1."""
+class FakeLLM(FakeServer):
+    """A scriptable OpenAI-compatible chat completions server on 127.0.0.1.
+
+    ``url`` is the base_url for an OpenAI client: ``http://127.0.0.1:<port>/v1``.
+    """
+
+    url_suffix = "/v1"
+    shutdown_timeout = 0.5
 
     def __init__(
         self, *, latency: float = 0.0, model: str = "fake-llm", api_key: str | None = None
     ) -> None:
+        super().__init__()
         self.latency = latency
         self.model = model
         self.api_key = api_key  # when set, requests without "Bearer <api_key>" get a 401
@@ -140,47 +149,11 @@ class FakeLLM:
         self._actions: collections.deque[_Fail | _Respond] = collections.deque()
         self._delays: collections.deque[float] = collections.deque()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0, *, host: str = "127.0.0.1") -> None:
-        """Listen on host:port (a free port by default)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeLLM is already running")
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
-        runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        self._url = f"http://{host}:{int(runner.addresses[0][1])}/v1"
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        if self._runner is None:
-            return
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the server."""
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base_url for an OpenAI client: ``http://127.0.0.1:<port>/v1``."""
-        if self._url is None:
-            raise RuntimeError("FakeLLM is not started")
-        return self._url
 
     @property
     def calls(self) -> int:

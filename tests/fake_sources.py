@@ -35,9 +35,10 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Self
 
 from aiohttp import web
+
+from tests.fake_server import FakeServer
 
 HF_PATH = "/api/daily_papers"
 ARXIV_PATH = "/api/query"
@@ -80,10 +81,14 @@ class RecordedRequest:
         return self.headers.get("User-Agent", "")
 
 
-class FakeSources:
-    """The fake HF and arXiv APIs; see the module docstring."""
+class FakeSources(FakeServer):
+    """The fake HF and arXiv APIs; see the module docstring.
+
+    ``url`` is ``http://127.0.0.1:<port>``.
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self.hf_days: dict[dt.date, bytes | object] = {}
         """What ``daily_papers`` serves per date: bytes verbatim, anything else as JSON."""
         self.arxiv_response: bytes = EMPTY_ARXIV_FEED
@@ -97,48 +102,20 @@ class FakeSources:
         """The most requests to a path that were being served at once."""
         self._next_statuses: defaultdict[str, deque[int]] = defaultdict(deque)
         self._in_flight: Counter[str] = Counter()
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
         self._stopping: asyncio.Event | None = None
 
-    async def start(self, port: int = 0, *, host: str = "127.0.0.1") -> None:
-        """Listen on ``host:port`` (a free port by default)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSources is already running")
+    def _on_start(self) -> None:
+        # Events bind to the running loop on first use; tests get a fresh loop each.
         self._stopping = asyncio.Event()
-        app = web.Application()
+
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get(HF_PATH, self._daily_papers)
         app.router.add_get(ARXIV_PATH, self._arxiv_query)
-        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        self._url = f"http://{host}:{int(runner.addresses[0][1])}"
 
-    async def stop(self) -> None:
-        """Cut pending delays short and shut the server down."""
-        if self._runner is None:
-            return
+    def _on_stop(self) -> None:
+        # Cut pending delays short, so shutdown does not wait for them.
         if self._stopping is not None:
             self._stopping.set()
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the server."""
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        if self._url is None:
-            raise RuntimeError("FakeSources is not started")
-        return self._url
 
     @property
     def hf_url(self) -> str:

@@ -21,10 +21,12 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+from tests.fake_server import FakeServer
 
 log = logging.getLogger("fake_telegram")
 
@@ -990,8 +992,13 @@ def _dumps(obj: Any) -> str:
 _Handler = Callable[[JSONDict], Awaitable[Any]]
 
 
-class FakeTelegram:
-    """An in-process fake of the Telegram Bot API over real HTTP on 127.0.0.1."""
+class FakeTelegram(FakeServer):
+    """An in-process fake of the Telegram Bot API over real HTTP on 127.0.0.1.
+
+    ``url`` is ``http://127.0.0.1:<port>``: the TELEGRAM_API_URL for the bot.
+    """
+
+    client_max_size = 64 * 1024 * 1024  # big enough for any request a bot may send
 
     def __init__(
         self,
@@ -1003,6 +1010,7 @@ class FakeTelegram:
         strict: bool = True,
         control_endpoints: bool = False,
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_username = bot_username
         self.bot_id = bot_id
@@ -1063,8 +1071,6 @@ class FakeTelegram:
 
         self._changed = asyncio.Event()
         self._closing = False
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
         self._methods: dict[str, _Handler] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -1090,14 +1096,12 @@ class FakeTelegram:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, port: int = 0, *, host: str = "127.0.0.1") -> None:
-        """Listen on ``host:port`` (a free port by default)."""
-        if self._runner is not None:
-            raise RuntimeError("FakeTelegram is already running")
+    def _on_start(self) -> None:
         # Events bind to the running loop on first use; tests get a fresh loop each.
         self._changed = asyncio.Event()
         self._closing = False
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    def _add_routes(self, app: web.Application) -> None:
         if self.control_endpoints:
             app.router.add_post("/_control/send", self._control_send)
             app.router.add_post("/_control/press", self._control_press)
@@ -1105,42 +1109,11 @@ class FakeTelegram:
             app.router.add_get("/_control/calls", self._control_calls)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_route("*", "/{tail:.*}", self._handle_not_found)
-        # handler_cancellation: a bot that drops a long poll must not leave it hanging here;
-        # shutdown_timeout: stop() wakes the polls, so there is nothing worth waiting for.
-        runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        bound_port = int(runner.addresses[0][1])
-        self._url = f"http://{host}:{bound_port}"
 
-    async def stop(self) -> None:
-        """Wake pending long polls and shut the server down."""
-        if self._runner is None:
-            return
+    def _on_stop(self) -> None:
+        # Wake pending long polls, so shutdown has nothing worth waiting for.
         self._closing = True
         self._notify()
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the server."""
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the TELEGRAM_API_URL for the bot."""
-        if self._url is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return self._url
 
     @property
     def port(self) -> int:
