@@ -1,13 +1,53 @@
-"""How papers read in a digest: the view of a paper and its text forms."""
+"""How papers read in a digest: the view of a paper and its text forms.
+
+Telegram forms (``render_digest``, ``render_card``) are Bot API HTML for ``parse_mode=HTML``.
+Every stored string is plain text and goes through :func:`html.escape` exactly once, when a
+line is built; shortening happens on the plain text before that, so a cut can never fall
+inside a tag or an entity.  Lengths are measured on the raw HTML in UTF-16 code units: that
+bounds the visible text Telegram counts (tags vanish, entities shrink) from above.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+from urllib.parse import urlsplit
 
 from content.ru import count, date_ru
 from content.taxonomy import hashtag
+
+MAX_MESSAGE_LENGTH: Final[int] = 4096
+"""Telegram's limit for a message text."""
+
+MAX_CARD_LENGTH: Final[int] = 1024
+"""Limit for a card: it must also fit a media caption."""
+
+HEADER_TAGS: Final[int] = 5
+"""Hashtags named in a digest header; the rest become "и ещё N"."""
+
+CARD_SUMMARY_CHARS: Final[int] = 200
+
+_PARAGRAPH: Final[str] = "\n\n"
+_ELLIPSIS: Final[str] = "…"
+_NO_TITLE: Final[str] = "(без названия)"
+_PROJECT_LABEL: Final[str] = "проект"
+_MAX_URL: Final[int] = 2048
+_MAX_TAG_CHARS: Final[int] = 32
+_MAX_REPO_LABEL: Final[int] = 60
+# A shortened title in a block that does not fit even with its summary cut down.
+_SHORT_TITLE: Final[int] = 300
+# A summary cut below this is no longer worth showing; the block sheds other parts first.
+_MIN_SUMMARY: Final[int] = 80
+
+_SPACES: Final = re.compile(r"\s+")
+# A sentence ends at . ! ? or … followed by a space; "т. е. так" is not an end (lower case).
+_SENTENCE_END: Final = re.compile(r"[.!?…]+[)»\"']*(?=\s+[^a-zа-яё\s])")
+_TRAILING_PUNCT: Final[str] = " .,;:!?…—–-(«\"'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +91,246 @@ def render_plain(papers: Sequence[PaperView], *, tag: str, day: dt.date | None) 
             lines.append(" ".join(hashtag(t) for t in paper.tags))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+# --------------------------------------------------------------------------------------------
+# Telegram HTML
+# --------------------------------------------------------------------------------------------
+
+
+def render_digest(
+    papers: Sequence[PaperView],
+    *,
+    day: dt.date,
+    tags: Sequence[str],
+    more: int = 0,
+    more_hint: str = "/digest",
+) -> list[str]:
+    """A chat's morning digest as Telegram HTML messages, each within 4096 characters."""
+    header = _digest_header(papers, day=day, tags=tags)
+    more_line = _more_line(more, more_hint, topics=len(set(tags))) if more > 0 else ""
+    if not papers:
+        return [_join(header, f"Новых статей {_where(len(set(tags)))} нет.", more_line)]
+    # Any block may share a message with the header and the more-line, so it is fitted to
+    # what is left of the limit after both; only monstrous summaries ever lose text to this.
+    room = MAX_MESSAGE_LENGTH - _len(header) - len(_PARAGRAPH)
+    if more_line:
+        room -= _len(more_line) + len(_PARAGRAPH)
+    blocks = [_fit_block(paper, f"{n}. ", paper.summary, room) for n, paper in enumerate(papers, 1)]
+    messages = [header]
+    for block in [*blocks, more_line] if more_line else blocks:
+        joined = messages[-1] + _PARAGRAPH + block
+        if _len(joined) <= MAX_MESSAGE_LENGTH:
+            messages[-1] = joined
+        else:
+            messages.append(block)
+    return messages
+
+
+def render_card(paper: PaperView) -> str:
+    """A compact HTML card of one paper for /search and inline results, ≤ 1024 characters."""
+    summary = _first_sentence(_clean(paper.summary))
+    if len(summary) > CARD_SUMMARY_CHARS:
+        summary = _shorten(summary, lambda cut: len(cut) <= CARD_SUMMARY_CHARS)
+    return _fit_block(paper, "", summary, MAX_CARD_LENGTH)
+
+
+def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str]) -> str:
+    """First line of a digest: date, the chat's topics, how many papers."""
+    wanted = [tag for tag in dict.fromkeys(tags) if _clean(tag)]
+    present = {tag for paper in papers for tag in paper.tags}
+    # Name the topics this digest actually covers; if the papers carry none of them (tags
+    # not known yet), the chat's own topics still say what the digest is about.
+    shown = [tag for tag in wanted if tag in present] or wanted
+    parts = [f"☀️ <b>Дайджест на {_esc(date_ru(day))}</b>"]
+    if shown:
+        topics = " ".join(_hashtag(tag) for tag in shown[:HEADER_TAGS])
+        if len(shown) > HEADER_TAGS:
+            topics += f" и ещё {len(shown) - HEADER_TAGS}"
+        parts.append(topics)
+    parts.append(_esc(count(len(papers), "статья", "статьи", "статей")))
+    return " · ".join(parts)
+
+
+def _more_line(more: int, hint: str, *, topics: int) -> str:
+    """The closing line: "Ещё 3 статьи по вашим темам — /digest"."""
+    line = f"Ещё {count(more, 'статья', 'статьи', 'статей')} {_where(topics)}"
+    hint = _clean(hint)
+    return _esc(f"{line} — {hint}" if hint else line)
+
+
+def _where(topics: int) -> str:
+    """Where the papers come from: one topic of the chat or several."""
+    return "по вашей теме" if topics == 1 else "по вашим темам"
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The parts of a paper block other than its summary, ready to be laid out."""
+
+    prefix: str  # "7. " in a digest, "" on a card
+    title: str
+    href: str | None
+    extras: tuple[str, ...]  # HTML fragments of the links line, already escaped
+    tags: tuple[str, ...]
+
+    def render(self, summary: str) -> str:
+        """Lay the block out with this (plain) summary; an empty one leaves its line out."""
+        title = _esc(self.title)
+        if self.href:
+            title = f'<a href="{_esc(self.href)}">{title}</a>'
+        lines = [f"{_esc(self.prefix)}<b>{title}</b>"]
+        if summary:
+            lines.append(_esc(summary))
+        if self.extras:
+            lines.append(" · ".join(self.extras))
+        hashtags = [_hashtag(tag) for tag in self.tags if _clean(tag)]
+        if hashtags:
+            lines.append(" ".join(hashtags))
+        return "\n".join(lines)
+
+
+def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
+    """A paper block of at most ``limit`` characters, shortening or shedding parts to fit."""
+    title = _clean(paper.title) or _NO_TITLE
+    summary = _clean(summary)
+    links = _links(paper)
+    upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
+    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags)
+    short = replace(full, title=_clip(title, _SHORT_TITLE))
+    # From the full block to ever barer ones: the first that leaves room for the summary, or
+    # at least for a worthwhile cut of it, wins.  Real papers stop at the first or second.
+    variants = (
+        full,
+        short,
+        replace(short, extras=upvotes),
+        replace(short, extras=upvotes, tags=()),
+        replace(short, extras=upvotes, tags=(), href=None),
+    )
+    for block in variants:
+        bare = block.render("")
+        room = limit - _len(bare) - 1  # the summary's own line break
+        if _len(_esc(summary)) <= room:
+            return block.render(summary)
+        if room >= _MIN_SUMMARY:
+            return block.render(_shorten(summary, _escaped_within(room)))
+    last = variants[-1]
+    if _len(last.render("")) <= limit:
+        return last.render("")
+    # Only a title of thousands of escaped characters ("<<<…") gets here.
+    room = limit - _len(replace(last, title="").render(""))
+    return replace(last, title=_shorten(title, _escaped_within(room))).render("")
+
+
+def _links(paper: PaperView) -> tuple[str, ...]:
+    """Code and project links as HTML fragments; links that are not http(s) are dropped."""
+    links: list[str] = []
+    code = _safe_url(paper.code_url)
+    if code:
+        label = _clip(_clean(repo_label(code)), _MAX_REPO_LABEL)
+        links.append(f'💻 <a href="{_esc(code)}">{_esc(label)}</a>')
+    project = _safe_url(paper.project_url)
+    if project and project != code:
+        links.append(f'🌐 <a href="{_esc(project)}">{_PROJECT_LABEL}</a>')
+    return tuple(links)
+
+
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest cut of text at a sentence or word end, marked with "…", that fits."""
+    if fits(text):
+        return text
+    if not fits(_ELLIPSIS):
+        return ""
+    # Binary search for the longest prefix that fits with its "…": fits is monotonic, since
+    # escaping a longer prefix never yields a shorter string.
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(text[:middle] + _ELLIPSIS):
+            low = middle
+        else:
+            high = middle - 1
+    cut = low
+    # Back off to a sentence end, else a word end, unless that would lose over half the text.
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() <= low]
+    space = text.rfind(" ", 0, low + 1)
+    if sentence_ends and sentence_ends[-1] * 2 >= low:
+        cut = sentence_ends[-1]
+    elif space * 2 >= low:
+        cut = space
+    head = text[:cut]
+    return (head.rstrip(_TRAILING_PUNCT) or head.rstrip()) + _ELLIPSIS
+
+
+def _escaped_within(room: int) -> Callable[[str], bool]:
+    """A test that plain text, once escaped, takes at most ``room`` characters."""
+    return lambda text: _len(_esc(text)) <= room
+
+
+def _clip(text: str, limit: int) -> str:
+    """Text of at most ``limit`` characters, cut at a word end with "…" when longer."""
+    return text if len(text) <= limit else _shorten(text, lambda cut: len(cut) <= limit)
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of text, or all of it when it has one."""
+    match = _SENTENCE_END.search(text)
+    return text[: match.end()] if match else text
+
+
+def _clean(text: str | None) -> str:
+    """Text on one line: controls and line breaks become spaces, runs of spaces collapse.
+
+    Blocks are laid out line by line and separated by blank lines, so a stored newline would
+    fake a new paper; lone surrogates would make Telegram reject the whole message.
+    """
+    if not text:
+        return ""
+    chars = [
+        " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char
+        for char in text
+        if unicodedata.category(char) != "Cs"
+    ]
+    return _SPACES.sub(" ", "".join(chars)).strip()
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The URL if it is an http(s) link Telegram keeps, else None (shown unlinked or dropped)."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > _MAX_URL or any(
+        char.isspace() or unicodedata.category(char) in {"Cc", "Cs"} for char in url
+    ):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port, which Telegram rejects
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"}:
+        return None
+    # Telegram drops links to hosts without a dot ("http://localhost"), IPv6 literals aside.
+    if "." not in (parts.hostname or "") and "[" not in parts.netloc:
+        return None
+    return url
+
+
+def _hashtag(tag: str) -> str:
+    """A tag as an escaped hashtag, clipped should a stored tag be unreasonably long."""
+    return _esc(hashtag(_clip(_clean(tag), _MAX_TAG_CHARS)))
+
+
+def _esc(text: str) -> str:
+    """Escape plain text for Telegram HTML; quotes too, so it is safe in attributes."""
+    return html.escape(text, quote=True)
+
+
+def _len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _join(*parts: str) -> str:
+    """Non-empty parts separated by blank lines."""
+    return _PARAGRAPH.join(part for part in parts if part)

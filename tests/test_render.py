@@ -1,0 +1,454 @@
+"""Telegram HTML of the morning digest and of search cards (DESIGN §4).
+
+Every message produced here is checked by the fake Telegram's port of tdlib's HTML parser in
+strict mode and measured the way Telegram measures it (UTF-16 code units).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from typing import Any
+
+import pytest
+
+from content.render import PaperView, render_card, render_digest, render_plain
+from tests.fake_telegram import html_to_plain, parse_html
+
+DAY = dt.date(2024, 12, 10)
+LIMIT = 4096
+
+SEED = PaperView(
+    id="2412.13871",
+    title="LLaVA-UHD v2: пирамида признаков высокого разрешения для MLLM",
+    summary=(
+        "Иерархический оконный трансформер Hiwin строит обратную пирамиду признаков ViT и "
+        "сжимает её окнами разных масштабов: +3,7% в среднем по 14 бенчмаркам, "
+        "+9,3% на DocVQA."
+    ),
+    url="https://huggingface.co/papers/2412.13871",
+    code_url="https://github.com/thunlp/LLaVA-UHD",
+    upvotes=42,
+    tags=("mllm", "cv", "benchmark"),
+)
+
+SEED_BLOCK = (
+    '1. <b><a href="https://huggingface.co/papers/2412.13871">'
+    "LLaVA-UHD v2: пирамида признаков высокого разрешения для MLLM</a></b>\n"
+    "Иерархический оконный трансформер Hiwin строит обратную пирамиду признаков ViT и "
+    "сжимает её окнами разных масштабов: +3,7% в среднем по 14 бенчмаркам, +9,3% на DocVQA.\n"
+    '💻 <a href="https://github.com/thunlp/LLaVA-UHD">thunlp/LLaVA-UHD</a> · 👍 42\n'
+    "#mllm #cv #benchmark"
+)
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def valid(message: str, limit: int = LIMIT) -> str:
+    """Assert Telegram accepts the message and it is within the limit; return its visible text."""
+    parse_html(message, strict=True)
+    plain = html_to_plain(message)
+    assert utf16(plain) <= limit
+    assert len(plain) <= limit
+    assert utf16(message) <= limit  # raw HTML too, to stay on the safe side
+    return plain
+
+
+def links(message: str) -> list[str]:
+    return [e["url"] for e in parse_html(message).entities if e["type"] == "text_link"]
+
+
+def paper(n: int, **changes: Any) -> PaperView:
+    fields: dict[str, Any] = {
+        "id": f"2412.{n:05d}",
+        "title": f"Статья номер {n}",
+        "summary": f"Краткое содержание статьи {n}.",
+        "url": f"https://huggingface.co/papers/2412.{n:05d}",
+        "tags": ("mllm",),
+    }
+    fields.update(changes)
+    return PaperView(**fields)
+
+
+def long_summary(n: int, chars: int = 3000) -> str:
+    sentence = f"Предложение о статье {n} с результатами на бенчмарках и выводами авторов. "
+    return (sentence * (chars // len(sentence) + 1))[:chars].strip()
+
+
+# --- the format -----------------------------------------------------------------------------
+
+
+def test_the_seed_paper_renders_exactly_as_designed() -> None:
+    messages = render_digest([SEED], day=DAY, tags=["mllm"])
+    assert messages == ["☀️ <b>Дайджест на 10 декабря</b> · #mllm · 1 статья\n\n" + SEED_BLOCK]
+    valid(messages[0])
+    assert links(messages[0]) == [SEED.url, SEED.code_url]
+
+
+def test_six_papers_have_the_design_header_and_blank_lines_between_blocks() -> None:
+    messages = render_digest([SEED] * 6, day=DAY, tags=["mllm"])
+    assert len(messages) == 1
+    header, *blocks = messages[0].split("\n\n")
+    assert header == "☀️ <b>Дайджест на 10 декабря</b> · #mllm · 6 статей"
+    assert blocks[0] == SEED_BLOCK
+    assert [block.split(".", 1)[0] for block in blocks] == ["1", "2", "3", "4", "5", "6"]
+    valid(messages[0])
+
+
+def test_links_line_shows_code_project_and_upvotes_only_when_present() -> None:
+    project = "https://llava-uhd.github.io/"
+    only_project = paper(1, project_url=project, upvotes=0)
+    both = paper(2, code_url="https://github.com/a/b", project_url=project, upvotes=7)
+    bare = paper(3, upvotes=0)
+    plain = valid(render_digest([only_project, both, bare], day=DAY, tags=["mllm"])[0])
+    blocks = plain.split("\n\n")[1:]
+    assert blocks[0].splitlines()[2] == "🌐 проект"
+    assert blocks[1].splitlines()[2] == "💻 a/b · 🌐 проект · 👍 7"
+    assert blocks[2].splitlines() == ["3. Статья номер 3", "Краткое содержание статьи 3.", "#mllm"]
+    assert "👍" not in blocks[0]
+    message = render_digest([only_project, both], day=DAY, tags=["mllm"])[0]
+    assert project in links(message)
+
+
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [
+        (1, "1 статья"),
+        (2, "2 статьи"),
+        (4, "4 статьи"),
+        (5, "5 статей"),
+        (11, "11 статей"),
+        (12, "12 статей"),
+        (21, "21 статья"),
+        (22, "22 статьи"),
+    ],
+)
+def test_header_counts_papers_with_russian_plurals(n: int, words: str) -> None:
+    messages = render_digest([paper(i) for i in range(1, n + 1)], day=DAY, tags=["mllm"])
+    assert messages[0].split("\n", 1)[0].endswith(f" · {words}")
+    for message in messages:
+        valid(message)
+
+
+def test_header_names_the_chat_topics_present_in_the_digest() -> None:
+    papers = [paper(1, tags=("llm", "rl")), paper(2, tags=("cv",))]
+    header = render_digest(papers, day=DAY, tags=["mllm", "rl", "cv", "agents"])[0].split("\n")[0]
+    assert header == "☀️ <b>Дайджест на 10 декабря</b> · #rl #cv · 2 статьи"
+
+
+def test_header_falls_back_to_all_chat_topics_when_papers_carry_none() -> None:
+    header = render_digest([paper(1, tags=())], day=DAY, tags=["mllm", "rl"])[0].split("\n")[0]
+    assert header == "☀️ <b>Дайджест на 10 декабря</b> · #mllm #rl · 1 статья"
+
+
+def test_header_shows_five_topics_then_how_many_more() -> None:
+    tags = ["mllm", "llm", "agents", "reasoning", "rl", "cv", "benchmark"]
+    header = render_digest([paper(1, tags=tuple(tags))], day=DAY, tags=tags)[0].split("\n")[0]
+    assert header == (
+        "☀️ <b>Дайджест на 10 декабря</b> · #mllm #llm #agents #reasoning #rl и ещё 2 · 1 статья"
+    )
+
+
+def test_header_without_chat_topics_has_no_hashtags() -> None:
+    header = render_digest([paper(1, tags=())], day=DAY, tags=[])[0].split("\n")[0]
+    assert header == "☀️ <b>Дайджест на 10 декабря</b> · 1 статья"
+
+
+def test_date_is_russian_genitive() -> None:
+    messages = render_digest([paper(1)], day=dt.date(2025, 3, 1), tags=["mllm"])
+    assert messages[0].startswith("☀️ <b>Дайджест на 1 марта</b>")
+
+
+def test_empty_digest_says_so() -> None:
+    messages = render_digest([], day=DAY, tags=["mllm"])
+    assert len(messages) == 1
+    assert valid(messages[0]) == (
+        "☀️ Дайджест на 10 декабря · #mllm · 0 статей\n\nНовых статей по вашей теме нет."
+    )
+
+
+# --- the more-line --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("more", "line"),
+    [
+        (1, "Ещё 1 статья по вашим темам — /digest"),
+        (3, "Ещё 3 статьи по вашим темам — /digest"),
+        (5, "Ещё 5 статей по вашим темам — /digest"),
+        (21, "Ещё 21 статья по вашим темам — /digest"),
+        (112, "Ещё 112 статей по вашим темам — /digest"),
+    ],
+)
+def test_more_line_ends_the_last_message(more: int, line: str) -> None:
+    messages = render_digest([paper(1)], day=DAY, tags=["mllm", "rl"], more=more)
+    assert messages[-1].endswith("\n\n" + line)
+    valid(messages[-1])
+
+
+def test_more_line_speaks_of_one_topic_when_the_chat_has_one() -> None:
+    messages = render_digest([paper(1)], day=DAY, tags=["mllm"], more=2)
+    assert messages[-1].endswith("\n\nЕщё 2 статьи по вашей теме — /digest")
+
+
+def test_no_more_line_without_more_papers() -> None:
+    messages = render_digest([paper(1)], day=DAY, tags=["mllm"])
+    assert "Ещё" not in messages[-1]
+
+
+def test_more_hint_is_escaped() -> None:
+    messages = render_digest([paper(1)], day=DAY, tags=["mllm"], more=2, more_hint="/digest <all>")
+    assert messages[-1].endswith("— /digest &lt;all&gt;")
+    assert valid(messages[-1]).endswith("— /digest <all>")
+
+
+def test_more_line_after_a_full_message_goes_last_and_fits() -> None:
+    papers = [paper(n, summary=long_summary(n, 1900)) for n in range(1, 5)]
+    messages = render_digest(papers, day=DAY, tags=["mllm"], more=3)
+    for message in messages:
+        valid(message)
+    assert messages[-1].endswith("Ещё 3 статьи по вашей теме — /digest")
+    assert sum("Ещё 3 статьи" in message for message in messages) == 1
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+HOSTILE_TITLE = '<script>alert("x")</script> & <b>Tom & Jerry</b> &amp; "quotes" \'apos\' a<b'
+HOSTILE_SUMMARY = 'Сравнение 3 < 5 > 2 & "кавычки"; уже экранированное &amp; &lt;b&gt; </a> &nbsp;'
+
+
+def test_hostile_text_is_escaped_exactly_once() -> None:
+    hostile = paper(
+        1,
+        title=HOSTILE_TITLE,
+        summary=HOSTILE_SUMMARY,
+        code_url='https://github.com/o/r"><script>',
+        tags=("<script>", 'a"b', "&amp;", "x&y"),
+    )
+    message = render_digest([hostile], day=DAY, tags=["<script>", "mllm"])[0]
+    plain = valid(message)
+    # What the reader sees is exactly what was stored: escaped once, decoded once.
+    lines = plain.split("\n\n")[1].splitlines()
+    assert lines[0] == f"1. {HOSTILE_TITLE}"
+    assert lines[1] == HOSTILE_SUMMARY
+    assert lines[3] == '#<script> #a"b #&amp; #x&y'
+    assert plain.startswith("☀️ Дайджест на 10 декабря · #<script> · 1 статья")
+    # Stored "&" is "&amp;" once; stored "&amp;" is "&amp;amp;", never left as is.
+    assert "Tom &amp; Jerry" in message
+    assert "&amp;amp;" in message
+    assert "&amp;amp;amp;" not in message
+    assert "<script>" not in message
+    assert "&lt;script&gt;" in message
+    assert "&#x27;apos&#x27;" in message
+    # The quote in the code URL cannot close the attribute.
+    assert links(message)[1] == 'https://github.com/o/r"><script>'
+
+
+def test_only_our_own_tags_are_in_the_markup() -> None:
+    hostile = paper(1, title=HOSTILE_TITLE, summary=HOSTILE_SUMMARY, tags=("<i>",))
+    message = render_digest([hostile], day=DAY, tags=["mllm"])[0]
+    assert set(re.findall(r"</?([a-z-]+)", message)) == {"a", "b"}
+    kinds = sorted(e["type"] for e in parse_html(message).entities)
+    assert kinds == ["bold", "bold", "text_link"]
+
+
+def test_newlines_and_controls_in_stored_text_do_not_break_the_layout() -> None:
+    messy = paper(1, title="Заголовок\nв две строки", summary="Первый абзац.\n\nВторой\x00абзац.")
+    plain = valid(render_digest([messy], day=DAY, tags=["mllm"])[0])
+    assert plain.split("\n\n")[1].splitlines()[:2] == [
+        "1. Заголовок в две строки",
+        "Первый абзац. Второй абзац.",
+    ]
+
+
+def test_lone_surrogates_are_dropped_so_telegram_accepts_the_message() -> None:
+    broken = paper(1, title="Title \ud800 here", summary="Summary \udfff.")
+    valid(render_digest([broken], day=DAY, tags=["mllm"])[0])
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JAVASCRIPT:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://example.com/paper.pdf",
+        "tg://resolve?domain=evil",
+        "//example.com/no-scheme",
+        "https://localhost/x",
+        "https://exa mple.com/",
+        "https://example.com:99999/",
+        "",
+    ],
+)
+def test_only_http_urls_are_linked(url: str) -> None:
+    bad = paper(1, url=url, code_url=url or None, project_url=url or None, upvotes=3)
+    message = render_digest([bad], day=DAY, tags=["mllm"])[0]
+    plain = valid(message)
+    assert links(message) == []
+    # The title is still there, bold and unlinked; bad code and project links are dropped.
+    assert "1. <b>Статья номер 1</b>\n" in message
+    assert plain.split("\n\n")[1].splitlines()[2] == "👍 3"
+
+
+def test_http_urls_with_ampersands_are_escaped_in_href() -> None:
+    url = "https://example.com/p?a=1&b=<2>"
+    message = render_digest([paper(1, url=url)], day=DAY, tags=["mllm"])[0]
+    assert 'href="https://example.com/p?a=1&amp;b=&lt;2&gt;"' in message
+    assert links(message) == [url]
+
+
+# --- splitting ------------------------------------------------------------------------------
+
+
+def test_forty_papers_with_long_summaries_split_between_blocks_only() -> None:
+    papers = [
+        paper(
+            n,
+            summary=long_summary(n),
+            tags=("mllm", f"p{n}"),
+            code_url=f"https://github.com/o/r{n}",
+        )
+        for n in range(1, 41)
+    ]
+    messages = render_digest(papers, day=DAY, tags=["mllm"], more=2)
+    assert len(messages) > 1
+    plains = [valid(message) for message in messages]
+    assert plains[0].startswith("☀️ Дайджест на 10 декабря · #mllm · 40 статей\n\n")
+    assert sum("Дайджест" in plain for plain in plains) == 1
+
+    numbers = [int(n) for plain in plains for n in re.findall(r"^(\d+)\. Статья", plain, re.M)]
+    assert numbers == list(range(1, 41))
+    for plain in plains:
+        blocks = plain.split("\n\n")
+        body = [block for block in blocks if not block.startswith(("☀️", "Ещё"))]
+        for block in body:
+            # Every block is whole: its number, title, full summary, links and tags.
+            n = int(block.split(".", 1)[0])
+            assert block == (f"{n}. Статья номер {n}\n{long_summary(n)}\n💻 o/r{n}\n#mllm #p{n}")
+    assert plains[-1].endswith("Ещё 2 статьи по вашей теме — /digest")
+
+
+def test_messages_are_packed_greedily() -> None:
+    papers = [paper(n, summary=long_summary(n, 1000)) for n in range(1, 11)]
+    messages = render_digest(papers, day=DAY, tags=["mllm"])
+    for first, second in itertools.pairwise(messages):
+        valid(first)
+        next_block = second.split("\n\n")[0]
+        assert utf16(first + "\n\n" + next_block) > LIMIT
+
+
+def test_a_block_longer_than_a_message_is_shortened_at_a_word_end() -> None:
+    giant = paper(
+        1,
+        title="Очень длинный заголовок " * 20,
+        summary=long_summary(1, 9000),
+        code_url="https://github.com/o/r",
+        project_url="https://o.github.io/r/",
+        upvotes=5,
+        tags=("mllm", "cv"),
+    )
+    messages = render_digest([giant, paper(2)], day=DAY, tags=["mllm"], more=4)
+    plains = [valid(message) for message in messages]
+    lines = plains[0].split("\n\n")[1].splitlines()
+    assert lines[0].startswith("1. Очень длинный заголовок")
+    summary = lines[1]
+    assert summary.endswith("…")
+    kept = summary.removesuffix("…")
+    assert long_summary(1, 9000).startswith(kept)
+    # Cut at a sentence end ("авторов."), with the period traded for the ellipsis.
+    assert kept.endswith("выводами авторов")
+    assert len(summary) > 3000
+    assert lines[2:] == ["💻 o/r · 🌐 проект · 👍 5", "#mllm #cv"]
+    assert plains[-1].endswith("Ещё 4 статьи по вашей теме — /digest")
+
+
+def test_a_summary_of_escaped_characters_never_cuts_an_entity() -> None:
+    giant = paper(1, summary="<&>\"'" * 2000, title='"&"' * 300)
+    for message in render_digest([giant], day=DAY, tags=["mllm"]):
+        plain = valid(message)
+        assert "&" not in re.sub(r"&(?:lt|gt|amp|quot|#x27);", "", message)
+        title, summary = plain.split("\n\n")[1].splitlines()[:2]
+        assert title.endswith("…")
+        assert summary.endswith("…")
+
+
+def test_a_pathological_paper_still_fits() -> None:
+    url = "https://example.com/" + "a" * 1900
+    monster = paper(
+        1,
+        title="<" * 5000,
+        summary="&" * 5000,
+        url=url,
+        code_url=url,
+        project_url=url + "b",
+        tags=tuple(f'"{i}"' * 20 for i in range(50)),
+    )
+    messages = render_digest([monster] * 3, day=DAY, tags=['"' * 500] * 8, more=9)
+    assert len(messages) >= 3
+    for message in messages:
+        valid(message)
+
+
+def test_papers_shortened_to_fit_take_a_message_each() -> None:
+    papers = [paper(n, summary=long_summary(n, 5000)) for n in range(1, 101)]
+    messages = render_digest(papers, day=DAY, tags=["mllm"])
+    assert len(messages) == 100  # each shortened block fills a message of its own
+
+
+# --- cards ----------------------------------------------------------------------------------
+
+
+def test_card_is_the_block_with_a_one_sentence_summary() -> None:
+    seed = PaperView(
+        id=SEED.id,
+        title=SEED.title,
+        summary=SEED.summary + " Второе предложение не показывается.",
+        url=SEED.url,
+        code_url=SEED.code_url,
+        upvotes=SEED.upvotes,
+        tags=SEED.tags,
+    )
+    card = render_card(seed)
+    assert card == SEED_BLOCK.removeprefix("1. ")
+    valid(card, limit=1024)
+
+
+def test_card_summary_is_at_most_200_characters() -> None:
+    card = render_card(paper(1, summary="слово " * 100 + "."))
+    summary = valid(card, limit=1024).splitlines()[1]
+    assert len(summary) <= 200
+    assert summary.endswith("слово…")
+
+
+def test_card_escapes_and_fits_1024_even_for_hostile_input() -> None:
+    hostile = paper(
+        1,
+        title=HOSTILE_TITLE * 30,
+        summary='"<>&"' * 500,
+        code_url="https://github.com/" + "o" * 900 + "/r",
+        project_url="https://example.com/" + "&" * 900,
+        tags=("<script>",) * 40,
+    )
+    card = render_card(hostile)
+    plain = valid(card, limit=1024)
+    assert plain.startswith(HOSTILE_TITLE[:40])
+    assert "<script>" not in card
+
+
+def test_card_links_only_http_urls() -> None:
+    card = render_card(paper(1, url="javascript:alert(1)", code_url="file:///etc/passwd"))
+    valid(card, limit=1024)
+    assert links(card) == []
+    assert card.startswith("<b>Статья номер 1</b>\n")
+
+
+def test_render_plain_still_renders_the_terminal_preview() -> None:
+    text = render_plain([SEED], tag="mllm", day=DAY)
+    assert text.startswith("☀️ Дайджест на 10 декабря · #mllm · 1 статья\n\n1. LLaVA-UHD v2")
