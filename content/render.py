@@ -98,6 +98,14 @@ def render_plain(papers: Sequence[PaperView], *, tag: str, day: dt.date | None) 
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """One message of a digest and the papers it carries, so delivery can record them."""
+
+    text: str
+    paper_ids: tuple[str, ...]
+
+
 def render_digest(
     papers: Sequence[PaperView],
     *,
@@ -107,24 +115,46 @@ def render_digest(
     more_hint: str = "/digest",
 ) -> list[str]:
     """A chat's morning digest as Telegram HTML messages, each within 4096 characters."""
+    parts = render_digest_parts(papers, day=day, tags=tags, more=more, more_hint=more_hint)
+    return [part.text for part in parts]
+
+
+def render_digest_parts(
+    papers: Sequence[PaperView],
+    *,
+    day: dt.date,
+    tags: Sequence[str],
+    more: int = 0,
+    more_hint: str = "/digest",
+) -> list[DigestPart]:
+    """The digest's messages, each with the ids of the papers it holds."""
     header = _digest_header(papers, day=day, tags=tags)
     more_line = _more_line(more, more_hint, topics=len(set(tags))) if more > 0 else ""
     if not papers:
-        return [_join(header, f"Новых статей {_where(len(set(tags)))} нет.", more_line)]
+        return [
+            DigestPart(_join(header, f"Новых статей {_where(len(set(tags)))} нет.", more_line), ())
+        ]
     # Any block may share a message with the header and the more-line, so it is fitted to
     # what is left of the limit after both; only monstrous summaries ever lose text to this.
     room = MAX_MESSAGE_LENGTH - _len(header) - len(_PARAGRAPH)
     if more_line:
         room -= _len(more_line) + len(_PARAGRAPH)
-    blocks = [_fit_block(paper, f"{n}. ", paper.summary, room) for n, paper in enumerate(papers, 1)]
-    messages = [header]
-    for block in [*blocks, more_line] if more_line else blocks:
-        joined = messages[-1] + _PARAGRAPH + block
+    blocks: list[tuple[str, tuple[str, ...]]] = [
+        (_fit_block(paper, f"{n}. ", paper.summary, room), (paper.id,))
+        for n, paper in enumerate(papers, 1)
+    ]
+    if more_line:
+        blocks.append((more_line, ()))
+    texts, ids = [header], [list[str]()]
+    for block, block_ids in blocks:
+        joined = texts[-1] + _PARAGRAPH + block
         if _len(joined) <= MAX_MESSAGE_LENGTH:
-            messages[-1] = joined
+            texts[-1] = joined
         else:
-            messages.append(block)
-    return messages
+            texts.append(block)
+            ids.append([])
+        ids[-1].extend(block_ids)
+    return [DigestPart(text, tuple(found)) for text, found in zip(texts, ids, strict=True)]
 
 
 def render_card(paper: PaperView) -> str:

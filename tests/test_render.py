@@ -452,3 +452,23 @@ def test_card_links_only_http_urls() -> None:
 def test_render_plain_still_renders_the_terminal_preview() -> None:
     text = render_plain([SEED], tag="mllm", day=DAY)
     assert text.startswith("☀️ Дайджест на 10 декабря · #mllm · 1 статья\n\n1. LLaVA-UHD v2")
+
+
+def test_each_digest_part_names_exactly_the_papers_it_carries():
+    from content.render import render_digest_parts
+
+    papers = [
+        PaperView(
+            id=f"2412.{n:05d}",
+            title=f"Статья {n}",
+            summary="Текст. " * 400,
+            url=f"https://huggingface.co/papers/2412.{n:05d}",
+        )
+        for n in range(12)
+    ]
+    parts = render_digest_parts(papers, day=dt.date(2024, 12, 10), tags=["mllm"], more=2)
+    assert len(parts) > 1
+    assert [pid for part in parts for pid in part.paper_ids] == [p.id for p in papers]
+    for part in parts:
+        for pid in part.paper_ids:
+            assert pid in part.text
