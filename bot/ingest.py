@@ -176,25 +176,23 @@ class Ingestor:
         for start in range(0, len(todo), SAVE_BATCH):
             batch = todo[start : start + SAVE_BATCH]
             summaries = await self._summarizer.summarize_many(batch)
+            updates: list[catalog.SummaryUpdate] = []
+            llm_tags: dict[str, tuple[str, ...]] = {}
+            for paper, summary in zip(batch, summaries, strict=True):
+                done = summary.status is SummaryStatus.DONE
+                # With an LLM configured, a fallback is provisional until the deadline
+                # passes: the next run tries the LLM again.
+                status = summary.status if done or not has_llm else SummaryStatus.FAILED
+                updates.append(
+                    catalog.SummaryUpdate(paper.id, summary.title_ru, summary.summary_ru, status)
+                )
+                if summary.tags:
+                    llm_tags[paper.id] = tag_paper(paper, llm_tags=summary.tags)
+                report.summarised += done
+                report.fallback += not done
             async with self._sessionmaker() as session, session.begin():
-                for paper, summary in zip(batch, summaries, strict=True):
-                    done = summary.status is SummaryStatus.DONE
-                    # With an LLM configured, a fallback is provisional until the
-                    # deadline passes: the next run tries the LLM again.
-                    status = summary.status if done or not has_llm else SummaryStatus.FAILED
-                    await catalog.save_summary(
-                        session=session,
-                        paper_id=paper.id,
-                        title_ru=summary.title_ru,
-                        summary_ru=summary.summary_ru,
-                        status=status,
-                        now=now,
-                    )
-                    if summary.tags:
-                        tags = tag_paper(paper, llm_tags=summary.tags)
-                        await catalog.add_tags(session=session, tags={paper.id: tags})
-                    report.summarised += done
-                    report.fallback += not done
+                await catalog.save_summaries(session=session, updates=updates, now=now)
+                await catalog.add_tags(session=session, tags=llm_tags)
             if progress is not None:
                 progress("summaries", min(start + SAVE_BATCH, len(todo)), len(todo))
         async with self._sessionmaker() as session, session.begin():

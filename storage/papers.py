@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import CatalogEntry, Source, SummaryStatus
@@ -88,7 +89,7 @@ def _new_row(entry: CatalogEntry, stamp: dt.datetime) -> dict[str, object]:
     }
 
 
-async def add_tags(*, session: AsyncSession, tags: dict[str, Sequence[str]]) -> None:
+async def add_tags(*, session: AsyncSession, tags: Mapping[str, Sequence[str]]) -> None:
     """Attach tags to papers; tags a paper already has are left alone."""
     rows = [{"paper_id": pid, "tag": tag} for pid, found in tags.items() for tag in found]
     for start in range(0, len(rows), _CHUNK):
@@ -139,26 +140,51 @@ async def needing_summary(
     return [to_domain(row) for row in rows]
 
 
-async def save_summary(
-    *,
-    session: AsyncSession,
-    paper_id: str,
-    title_ru: str,
-    summary_ru: str,
-    status: SummaryStatus,
-    now: dt.datetime | None = None,
+@dataclass(frozen=True, slots=True)
+class SummaryUpdate:
+    """One paper's summary outcome to store."""
+
+    paper_id: str
+    title_ru: str
+    summary_ru: str
+    status: SummaryStatus
+
+
+async def save_summaries(
+    *, session: AsyncSession, updates: Sequence[SummaryUpdate], now: dt.datetime | None = None
 ) -> None:
-    """Store a summary attempt's outcome; a done summary is never replaced by a worse one."""
-    await session.execute(
-        update(Paper)
-        .where(Paper.id == paper_id, Paper.summary_status != SummaryStatus.DONE.value)
-        .values(
-            title_ru=title_ru,
-            summary_ru=summary_ru,
-            summary_status=status.value,
-            summary_attempts=Paper.summary_attempts + 1,
-            updated_at=now or utcnow(),
+    """Store summary outcomes in one statement; a done summary is never replaced."""
+    if not updates:
+        return
+    # Core on the table: the ORM refuses WHERE criteria in a bulk (executemany) UPDATE.
+    table = cast(Table, Paper.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("pid"),
+            table.c.summary_status != SummaryStatus.DONE.value,
         )
+        .values(
+            title_ru=bindparam("new_title"),
+            summary_ru=bindparam("new_summary"),
+            summary_status=bindparam("new_status"),
+            summary_attempts=table.c.summary_attempts + 1,
+            updated_at=bindparam("new_stamp"),
+        )
+    )
+    stamp = now or utcnow()
+    await session.execute(
+        statement,
+        [
+            {
+                "pid": u.paper_id,
+                "new_title": u.title_ru,
+                "new_summary": u.summary_ru,
+                "new_status": u.status.value,
+                "new_stamp": stamp,
+            }
+            for u in updates
+        ],
     )
 
 

@@ -276,3 +276,27 @@ def _error(status: int, message: str, error_type: str) -> web.Response:
         {"error": {"message": message, "type": error_type, "param": None, "code": None}},
         status=status,
     )
+
+
+async def _serve(port: int) -> None:
+    fake = FakeLLM()
+    await fake.start(port)
+    print(f"fake LLM listening on {fake.url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake LLM on its own (``python -m tests.fake_llm --port N``), e.g. for benchmarks."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8082)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.port))
+
+
+if __name__ == "__main__":
+    main()
