@@ -8,6 +8,7 @@ from html import escape
 
 from content import taxonomy
 from content.ru import count, date_ru
+from content.schedule import zone, zone_label
 
 ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз чуть позже."
 UNKNOWN_COMMAND = "Такой команды у меня нет. Список команд — /help"
@@ -15,7 +16,7 @@ NOT_A_COMMAND = (
     "Я понимаю команды. Например, <code>/subscribe mllm</code> — подписаться на статьи "
     "о мультимодальных LLM. Все команды — /help"
 )
-ADMINS_ONLY = "Менять подписки в этом чате могут только его администраторы."
+ADMINS_ONLY = "Менять подписки и настройки в этом чате могут только его администраторы."
 ADMINS_ONLY_SHORT = "Только администраторы чата могут менять подписки."
 BUTTON_EXPIRED = "Эта кнопка устарела. Откройте список заново: /tags"
 
@@ -28,10 +29,18 @@ HELP = """<b>Что я умею</b>
 /subscribe <i>теги</i> — подписаться, например <code>/subscribe mllm #moe benchmark</code>
 /unsubscribe <i>теги</i> — отписаться, например <code>/unsubscribe moe</code>
 /tags — все темы; нажатие на кнопку включает и выключает подписку
-/mytags — ваши подписки и время дайджеста
+/mytags — ваши подписки, время дайджеста и часовой пояс
 
 Теги можно писать как угодно: <code>mllm</code>, <code>#mllm</code>, <code>MLLM</code> — \
 и по-русски: <code>мультимодальные</code>.
+
+<b>Время и пауза</b>
+/time <i>ЧЧ:ММ</i> — во сколько присылать дайджест, например <code>/time 08:30</code>
+/timezone <i>пояс</i> — часовой пояс: <code>/timezone Europe/Moscow</code>, \
+<code>/timezone +3</code>, <code>/timezone UTC+05:30</code> или город: \
+<code>/timezone Владивосток</code>
+/pause — приостановить дайджесты, подписки сохранятся
+/resume — снова присылать дайджесты
 
 /help — эта справка"""
 
@@ -42,24 +51,31 @@ def tag_list(tags: Iterable[str]) -> str:
 
 
 def _when(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
-    local = next_at.astimezone(now.tzinfo)
-    today = now.date()
+    tz = zone(tz_name)
+    local = next_at.astimezone(tz)
+    today = now.astimezone(tz).date()
     if local.date() == today:
         day = "сегодня"
     elif local.date() == today + dt.timedelta(days=1):
         day = "завтра"
     else:
         day = date_ru(local.date())
-    return f"{day} в {local:%H:%M} ({escape(tz_name)})"
+    return f"{day} в {local:%H:%M} ({escape(zone_label(tz_name, next_at))})"
 
 
-def schedule_line(digest_time: dt.time, tz_name: str) -> str:
+def schedule_line(digest_time: dt.time, tz_name: str, now: dt.datetime) -> str:
     """One line with the chat's delivery time."""
-    return f"🕘 Дайджест приходит каждый день в {digest_time:%H:%M} ({escape(tz_name)})."
+    label = escape(zone_label(tz_name, now))
+    return f"🕘 Дайджест приходит каждый день в {digest_time:%H:%M} ({label})."
 
 
 def greeting(
-    *, first_name: str | None, subscribed: Sequence[str], digest_time: dt.time, tz_name: str
+    *,
+    first_name: str | None,
+    subscribed: Sequence[str],
+    digest_time: dt.time,
+    tz_name: str,
+    now: dt.datetime,
 ) -> str:
     """The /start greeting."""
     hello = f"👋 Привет, {escape(first_name)}!" if first_name else "👋 Привет!"
@@ -77,7 +93,7 @@ def greeting(
             "Выберите темы кнопками ниже или напишите, например, "
             "<code>/subscribe mllm agents</code>."
         )
-    lines += ["", schedule_line(digest_time, tz_name), "Все темы — /tags, все команды — /help"]
+    lines += ["", schedule_line(digest_time, tz_name, now), "Все темы — /tags, все команды — /help"]
     return "\n".join(lines)
 
 
@@ -165,8 +181,16 @@ NOTHING_TO_UNSUBSCRIBE = (
 )
 
 
-def mytags(*, tags: Sequence[str], digest_time: dt.time, tz_name: str) -> str:
-    """The answer to /mytags."""
+def mytags(
+    *,
+    tags: Sequence[str],
+    digest_time: dt.time,
+    tz_name: str,
+    now: dt.datetime,
+    paused: bool,
+    next_at: dt.datetime | None,
+) -> str:
+    """The answer to /mytags: subscriptions, delivery time, timezone and the pause state."""
     if not tags:
         body = [
             "Вы пока ни на что не подписаны.",
@@ -178,7 +202,15 @@ def mytags(*, tags: Sequence[str], digest_time: dt.time, tz_name: str) -> str:
             tag = taxonomy.get_tag(tag_id)
             name = f" — {escape(tag.name_ru)}" if tag else ""
             body.append(f"{taxonomy.hashtag(tag_id)}{name}")
-    return "\n".join([*body, "", schedule_line(digest_time, tz_name)])
+    lines = [*body, "", schedule_line(digest_time, tz_name, now)]
+    if tags or paused:
+        lines.append(
+            next_digest_line(
+                next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=bool(tags)
+            )
+        )
+    lines.append("Изменить: /time — время, /timezone — часовой пояс, /pause — пауза.")
+    return "\n".join(lines)
 
 
 def tags_overview(*, subscribed: Iterable[str], paper_counts: Mapping[str, int]) -> str:
@@ -207,3 +239,146 @@ def toggled(tag_id: str, subscribed_now: bool | None, limit: int) -> str:
 def subscribed_by_button(tag_id: str) -> str:
     """The edited "did you mean" message once its button was pressed."""
     return f"✅ Подписка оформлена: {taxonomy.hashtag(tag_id)}."
+
+
+# --- settings: /time, /timezone, /pause, /resume ----------------------------------------------
+
+# Echoed user input is cut short: a 5,000-character argument must not fill the answer.
+_MAX_ECHO = 40
+
+
+def _echo(raw: str) -> str:
+    shown = raw if len(raw) <= _MAX_ECHO else raw[: _MAX_ECHO - 1] + "…"
+    return escape(shown)
+
+
+def next_digest_line(
+    *,
+    next_at: dt.datetime | None,
+    tz_name: str,
+    now: dt.datetime,
+    paused: bool,
+    subscribed: bool,
+) -> str:
+    """When the next digest comes, or why none will."""
+    if paused:
+        return "⏸ Дайджесты на паузе. Включить снова: /resume"
+    if not subscribed or next_at is None:
+        return "Подпишитесь на темы, чтобы получать дайджест: /tags"
+    if next_at <= now:
+        # Overdue means owed: the delivery job picks it up on its next tick.
+        return "Следующий дайджест придёт в ближайшие минуты."
+    return f"Следующий дайджест придёт {_when(next_at, tz_name, now)}."
+
+
+TIME_EXAMPLES = "например <code>/time 08:30</code> или <code>/time 9</code>"
+
+
+def time_usage(*, digest_time: dt.time, tz_name: str, now: dt.datetime) -> str:
+    """The answer to /time without a value."""
+    return "\n".join(
+        [
+            schedule_line(digest_time, tz_name, now),
+            f"Чтобы изменить время, напишите его после команды, {TIME_EXAMPLES}.",
+            "Часовой пояс меняет /timezone",
+        ]
+    )
+
+
+def bad_time(raw: str) -> str:
+    """The answer to /time with a value that is not a time of day."""
+    return (
+        f"Не понял время «{_echo(raw)}». Напишите часы и минуты от 00:00 до 23:59, {TIME_EXAMPLES}."
+    )
+
+
+def time_changed(
+    *,
+    digest_time: dt.time,
+    tz_name: str,
+    now: dt.datetime,
+    next_at: dt.datetime | None,
+    paused: bool,
+    subscribed: bool,
+) -> str:
+    """The answer to /time that changed the delivery time."""
+    return "\n".join(
+        [
+            f"✅ Теперь дайджест будет приходить каждый день в {digest_time:%H:%M}.",
+            next_digest_line(
+                next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=subscribed
+            ),
+        ]
+    )
+
+
+TIMEZONE_EXAMPLES = (
+    "<code>/timezone Europe/Moscow</code>\n"
+    "<code>/timezone +3</code> или <code>/timezone UTC+05:30</code>\n"
+    "<code>/timezone Владивосток</code>"
+)
+
+
+def _zone_now(tz_name: str, now: dt.datetime) -> str:
+    local = now.astimezone(zone(tz_name))
+    return f"{escape(zone_label(tz_name, now))}, местное время сейчас — {local:%H:%M}"
+
+
+def timezone_usage(*, tz_name: str, now: dt.datetime) -> str:
+    """The answer to /timezone without a value."""
+    return "\n".join(
+        [
+            f"🌍 Часовой пояс: {_zone_now(tz_name, now)}.",
+            "Чтобы изменить, напишите, например:",
+            TIMEZONE_EXAMPLES,
+        ]
+    )
+
+
+def bad_timezone(raw: str) -> str:
+    """The answer to /timezone with a value that is no timezone."""
+    return (
+        f"Не знаю часового пояса «{_echo(raw)}». Напишите название пояса, город "
+        f"или смещение от UTC, например:\n{TIMEZONE_EXAMPLES}"
+    )
+
+
+def timezone_changed(
+    *,
+    tz_name: str,
+    digest_time: dt.time,
+    now: dt.datetime,
+    next_at: dt.datetime | None,
+    paused: bool,
+    subscribed: bool,
+) -> str:
+    """The answer to /timezone that changed the timezone."""
+    lines = [f"✅ Часовой пояс: {_zone_now(tz_name, now)}."]
+    if paused or not subscribed:
+        lines.append(f"Дайджест приходит в {digest_time:%H:%M} по местному времени.")
+    lines.append(
+        next_digest_line(
+            next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=subscribed
+        )
+    )
+    return "\n".join(lines)
+
+
+PAUSED = "⏸ Дайджесты на паузе, подписки сохранены. Включить снова: /resume"
+ALREADY_PAUSED = "Дайджесты уже на паузе. Включить снова: /resume"
+
+
+def resumed(
+    *,
+    was_paused: bool,
+    next_at: dt.datetime | None,
+    tz_name: str,
+    now: dt.datetime,
+    subscribed: bool,
+) -> str:
+    """The answer to /resume."""
+    first = "▶️ Дайджесты снова включены." if was_paused else "Дайджесты уже включены."
+    line = next_digest_line(
+        next_at=next_at, tz_name=tz_name, now=now, paused=False, subscribed=subscribed
+    )
+    return f"{first}\n{line}"

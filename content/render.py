@@ -316,6 +316,9 @@ def _clean(text: str | None) -> str:
     """
     if not text:
         return ""
+    if text.isprintable():
+        # Nearly every stored text: no controls, breaks or surrogates to look at one by one.
+        return _SPACES.sub(" ", text).strip()
     chars = [
         " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char
         for char in text

@@ -58,6 +58,27 @@ async def set_next_digest_at(
     await session.execute(update(Chat).where(Chat.id == chat_id).values(next_digest_at=when))
 
 
+async def set_schedule(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    timezone: str,
+    digest_time: dt.time,
+    next_digest_at: dt.datetime | None,
+) -> None:
+    """Set the chat's timezone name and local delivery time with the moment they imply."""
+    await session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id)
+        .values(timezone=timezone, digest_time=digest_time, next_digest_at=next_digest_at)
+    )
+
+
+async def set_paused(*, session: AsyncSession, chat_id: int, paused: bool) -> None:
+    """Pause or resume the chat's scheduled digests; subscriptions stay as they are."""
+    await session.execute(update(Chat).where(Chat.id == chat_id).values(paused=paused))
+
+
 async def set_active(*, session: AsyncSession, chat_id: int, active: bool) -> None:
     """Mark the chat reachable or not (e.g. after the bot was blocked or kicked)."""
     await session.execute(update(Chat).where(Chat.id == chat_id).values(active=active))
@@ -69,3 +90,10 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     # IMMEDIATE on (see storage.db), so only PostgreSQL needs a row lock.
     if dialect_name(session) != "sqlite":
         await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())
+
+
+async def refresh_locked(*, session: AsyncSession, chat: Chat) -> None:
+    """Lock the chat's row and re-read it, for a read-modify-write of its settings."""
+    await lock_chat(session=session, chat_id=chat.id)
+    # The row may have changed between the unlocked first read and the lock.
+    await session.refresh(chat)

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from content.ru import count, date_ru
-from content.schedule import next_digest_at
+from content.schedule import (
+    CITIES_RU,
+    next_digest_at,
+    parse_time,
+    parse_timezone,
+    zone,
+    zone_label,
+)
 
 UTC = dt.UTC
 NINE = dt.time(9, 0)
@@ -68,3 +75,156 @@ def test_russian_plurals(n, expected):
 def test_dates_read_in_russian():
     assert date_ru(dt.date(2024, 12, 10)) == "10 декабря"
     assert date_ru(dt.date(2024, 5, 1)) == "1 мая"
+
+
+# --- settings: delivery time and timezone ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("08:30", dt.time(8, 30)),
+        ("8:30", dt.time(8, 30)),
+        ("9:00", dt.time(9, 0)),
+        ("09.00", dt.time(9, 0)),
+        ("9", dt.time(9, 0)),
+        ("09", dt.time(9, 0)),
+        ("0900", dt.time(9, 0)),
+        ("930", dt.time(9, 30)),
+        ("21-15", dt.time(21, 15)),
+        (" 7 05 ", dt.time(7, 5)),
+        ("0", dt.time(0, 0)),
+        ("23:59", dt.time(23, 59)),
+    ],
+)
+def test_delivery_time_is_read_as_people_type_it(text, expected):
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "24:00", "9:60", "9:5", "12345", "утром", "9 утра", "-1", "٩", "09:00:00"]
+)
+def test_nonsense_is_not_a_delivery_time(text):
+    assert parse_time(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Europe/Moscow", "Europe/Moscow"),
+        ("europe/moscow", "Europe/Moscow"),
+        ("ASIA/VLADIVOSTOK", "Asia/Vladivostok"),
+        ("America/New York", "America/New_York"),
+        ("vladivostok", "Asia/Vladivostok"),
+        ("+3", "Etc/GMT-3"),
+        ("-5", "Etc/GMT+5"),
+        ("\u22125", "Etc/GMT+5"),
+        ("UTC+03:00", "Etc/GMT-3"),
+        ("GMT+3", "Etc/GMT-3"),
+        ("utc -3", "Etc/GMT+3"),
+        ("+14", "Etc/GMT-14"),
+        ("-12", "Etc/GMT+12"),
+        ("UTC+5:30", "UTC+05:30"),
+        ("UTC+05:30", "UTC+05:30"),
+        ("+0545", "UTC+05:45"),
+        ("UTC-03:30", "UTC-03:30"),
+        ("UTC", "UTC"),
+        ("gmt", "UTC"),
+        ("+0", "UTC"),
+        ("Москва", "Europe/Moscow"),
+        ("владивосток", "Asia/Vladivostok"),
+        ("Санкт-Петербург", "Europe/Moscow"),
+        ("Петропавловск-Камчатский", "Asia/Kamchatka"),
+        ("МСК", "Europe/Moscow"),
+        ("МСК+7", "Etc/GMT-10"),
+        ("мск-1", "Etc/GMT-2"),
+        ("Etc/GMT-3", "Etc/GMT-3"),
+    ],
+)
+def test_timezones_are_read_in_every_common_spelling(text, expected):
+    assert parse_timezone(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "3", "Марс", "+15", "-13", "UTC+5:20", "UTC+5:75", "Europe/Nowhere", "x" * 500]
+)
+def test_nonsense_is_not_a_timezone(text):
+    assert parse_timezone(text) is None
+
+
+def test_every_russian_city_maps_to_a_loadable_zone():
+    for name in CITIES_RU.values():
+        assert isinstance(zone(name), ZoneInfo)
+
+
+def test_a_whole_hour_offset_is_the_inverted_posix_etc_zone():
+    # Etc/GMT-3 is three hours *ahead* of UTC: the classic sign trap.
+    stored = parse_timezone("+3")
+    assert stored is not None
+    noon = dt.datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
+    assert noon.astimezone(zone(stored)).hour == 15
+
+
+def test_a_non_whole_offset_is_a_fixed_zone():
+    tz = zone("UTC+05:30")
+    assert isinstance(tz, dt.timezone)
+    assert tz.utcoffset(None) == dt.timedelta(hours=5, minutes=30)
+    assert zone("UTC-03:30").utcoffset(None) == -dt.timedelta(hours=3, minutes=30)
+
+
+def test_fixed_offsets_schedule_digests_at_local_nine():
+    now = dt.datetime(2026, 12, 10, 2, 0, tzinfo=UTC)  # 07:30 in India, 05:00 at UTC+3
+    assert next_digest_at(now, zone("UTC+05:30"), NINE) == dt.datetime(
+        2026, 12, 10, 3, 30, tzinfo=UTC
+    )
+    assert next_digest_at(now, zone("Etc/GMT-3"), NINE) == dt.datetime(
+        2026, 12, 10, 6, 0, tzinfo=UTC
+    )
+    later = dt.datetime(2026, 12, 10, 4, 0, tzinfo=UTC)  # 09:30 in India: tomorrow
+    assert next_digest_at(later, zone("UTC+05:30"), NINE) == dt.datetime(
+        2026, 12, 11, 3, 30, tzinfo=UTC
+    )
+
+
+def test_a_fixed_offset_ignores_dst():
+    summer = dt.datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
+    winter = dt.datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    for now in (summer, winter):
+        assert next_digest_at(now, zone("Etc/GMT+5"), NINE).hour == 14
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Europe/Moscow", "Europe/Moscow, UTC+3"),
+        ("Asia/Vladivostok", "Asia/Vladivostok, UTC+10"),
+        ("America/New_York", "America/New_York, UTC-5"),
+        ("Etc/GMT-3", "UTC+3"),
+        ("Etc/GMT+5", "UTC-5"),
+        ("UTC+05:30", "UTC+5:30"),
+        ("UTC-03:30", "UTC-3:30"),
+        ("UTC", "UTC"),
+    ],
+)
+def test_zones_are_labelled_with_their_offset(name, expected):
+    assert zone_label(name, dt.datetime(2026, 12, 10, 12, 0, tzinfo=UTC)) == expected
+
+
+def test_the_label_follows_dst():
+    summer = dt.datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert zone_label("America/New_York", summer) == "America/New_York, UTC-4"
+
+
+def test_every_offset_parse_round_trips_through_its_stored_name():
+    for hours in range(-12, 15):
+        for minutes in (0, 30, 45):
+            if abs(hours) in (12, 14) and minutes:
+                continue
+            sign = "-" if hours < 0 else "+"
+            typed = f"UTC{sign}{abs(hours):02d}:{minutes:02d}"
+            stored = parse_timezone(typed)
+            assert stored is not None, typed
+            expected = dt.timedelta(hours=abs(hours), minutes=minutes)
+            offset = zone(stored).utcoffset(dt.datetime(2026, 1, 1))
+            assert offset == (-expected if hours < 0 else expected), typed
+            assert parse_timezone(stored) == stored

@@ -47,7 +47,7 @@ def buttons(message) -> list[tuple[str, str]]:
 async def test_start_greets_in_russian_with_popular_tag_buttons(fake, bot):
     reply = await say(fake, "/start")
     assert "Привет" in reply
-    assert "09:00 (Europe/Moscow)" in reply
+    assert "09:00 (Europe/Moscow, UTC+3)" in reply
     labels = [text for text, _ in buttons(fake.messages_to(USER)[-1])]
     assert "#mllm" in labels and len(labels) >= 6
 

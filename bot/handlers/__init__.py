@@ -7,7 +7,7 @@ from typing import Any
 from telegram import BotCommand
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import fallback, start, subscriptions
+from bot.handlers import chat_settings, fallback, start, subscriptions
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -16,7 +16,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("subscribe", "Подписаться на теги: /subscribe mllm moe"),
     ("unsubscribe", "Отписаться от тегов"),
     ("tags", "Все темы с кнопками"),
-    ("mytags", "Мои подписки и время дайджеста"),
+    ("mytags", "Мои подписки, время и часовой пояс"),
+    ("time", "Время дайджеста: /time 08:30"),
+    ("timezone", "Часовой пояс: /timezone Europe/Moscow или +3"),
+    ("pause", "Приостановить дайджесты"),
+    ("resume", "Снова присылать дайджесты"),
     ("help", "Все команды с примерами"),
 )
 
@@ -30,6 +34,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=only_new))
     app.add_handler(CommandHandler("tags", subscriptions.send_tags_overview, filters=only_new))
     app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
+    app.add_handler(CommandHandler("time", chat_settings.set_time, filters=only_new))
+    app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
+    app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
+    app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & only_new, fallback.plain_text))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -14,7 +13,7 @@ from telegram.error import BadRequest
 
 from bot import texts
 from bot.context import AppContext
-from content.schedule import next_digest_at
+from content.schedule import next_digest_at, zone
 from storage import chats
 from storage.models import Chat
 
@@ -85,7 +84,7 @@ async def schedule_first_digest(
     An existing moment is kept even when overdue: it means a digest is still owed.
     """
     if chat.next_digest_at is None:
-        when = next_digest_at(now, ZoneInfo(chat.timezone), chat.digest_time)
+        when = next_digest_at(now, zone(chat.timezone), chat.digest_time)
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=when)
         chat.next_digest_at = when
     return chat.next_digest_at

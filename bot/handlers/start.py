@@ -46,6 +46,7 @@ async def start(update: Update, ctx: AppContext) -> None:
         subscribed=tags,
         digest_time=chat.digest_time,
         tz_name=chat.timezone,
+        now=ctx.services.now(),
     )
     await message.reply_html(text, reply_markup=keyboards.popular_keyboard(tags))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from telegram import Message, Update
 from telegram.error import BadRequest
 
@@ -53,7 +51,7 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
         limit=settings.max_subscriptions,
         next_at=next_at if next_at and next_at > now else None,
         tz_name=chat.timezone,
-        now=now.astimezone(ZoneInfo(chat.timezone)),
+        now=now,
     )
     shown = unknown[: texts.MAX_UNKNOWN_SHOWN]
     suggestions = list(dict.fromkeys(s for _, s in shown if s))
@@ -115,7 +113,14 @@ async def mytags(update: Update, ctx: AppContext) -> None:
     async with chat_unit(update, ctx) as (session, chat):
         tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
     await message.reply_html(
-        texts.mytags(tags=tags, digest_time=chat.digest_time, tz_name=chat.timezone)
+        texts.mytags(
+            tags=tags,
+            digest_time=chat.digest_time,
+            tz_name=chat.timezone,
+            now=ctx.services.now(),
+            paused=chat.paused,
+            next_at=chat.next_digest_at,
+        )
     )
 
 

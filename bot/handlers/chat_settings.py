@@ -1,0 +1,167 @@
+"""/time, /timezone, /pause and /resume: when and whether a chat gets its digest.
+
+Changing the time or the timezone recomputes ``next_digest_at`` from now, so the next digest
+follows the new setting at once. A chat that never subscribed keeps no moment at all: its
+first one is set when it subscribes (see ``schedule_first_digest``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from telegram import Update
+
+from bot import texts
+from bot.context import AppContext
+from bot.handlers.common import chat_unit, command_args, refuse_non_admin, touch_chat
+from content.schedule import next_digest_at, parse_time, parse_timezone, zone
+from storage import chats, subscriptions
+
+
+async def set_time(update: Update, ctx: AppContext) -> None:
+    """``/time 08:30``: the local time of the daily digest; without a value, the current one."""
+    message = update.effective_message
+    if message is None:
+        return
+    raw = command_args(ctx).strip()
+    if not raw:
+        now = ctx.services.now()
+        async with chat_unit(update, ctx) as (_, chat):
+            usage = texts.time_usage(digest_time=chat.digest_time, tz_name=chat.timezone, now=now)
+        await message.reply_html(usage)
+        return
+    if await refuse_non_admin(update, ctx):
+        return
+    at = parse_time(raw)
+    if at is None:
+        await touch_chat(update, ctx)
+        await message.reply_html(texts.bad_time(raw))
+        return
+    new = await _change_schedule(update, ctx, digest_time=at)
+    await message.reply_html(
+        texts.time_changed(
+            digest_time=new.digest_time,
+            tz_name=new.tz_name,
+            now=new.now,
+            next_at=new.next_at,
+            paused=new.paused,
+            subscribed=new.subscribed,
+        )
+    )
+
+
+async def set_timezone(update: Update, ctx: AppContext) -> None:
+    """``/timezone Europe/Moscow`` or ``+3``; without a value, the current timezone."""
+    message = update.effective_message
+    if message is None:
+        return
+    raw = command_args(ctx).strip()
+    if not raw:
+        now = ctx.services.now()
+        async with chat_unit(update, ctx) as (_, chat):
+            usage = texts.timezone_usage(tz_name=chat.timezone, now=now)
+        await message.reply_html(usage)
+        return
+    if await refuse_non_admin(update, ctx):
+        return
+    tz_name = parse_timezone(raw)
+    if tz_name is None:
+        await touch_chat(update, ctx)
+        await message.reply_html(texts.bad_timezone(raw))
+        return
+    new = await _change_schedule(update, ctx, tz_name=tz_name)
+    await message.reply_html(
+        texts.timezone_changed(
+            tz_name=new.tz_name,
+            digest_time=new.digest_time,
+            now=new.now,
+            next_at=new.next_at,
+            paused=new.paused,
+            subscribed=new.subscribed,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """A chat's delivery settings right after a change, for the reply."""
+
+    tz_name: str
+    digest_time: dt.time
+    now: dt.datetime
+    next_at: dt.datetime | None
+    paused: bool
+    subscribed: bool
+
+
+async def _change_schedule(
+    update: Update,
+    ctx: AppContext,
+    *,
+    tz_name: str | None = None,
+    digest_time: dt.time | None = None,
+) -> _Schedule:
+    now = ctx.services.now()
+    async with chat_unit(update, ctx) as (session, chat):
+        await chats.refresh_locked(session=session, chat=chat)
+        tz_name = chat.timezone if tz_name is None else tz_name
+        digest_time = chat.digest_time if digest_time is None else digest_time
+        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+        # Only a chat that is (or was) scheduled gets a new moment, even an overdue one:
+        # the user asked for a new time, so the next digest follows it.
+        next_at = chat.next_digest_at
+        if tags or next_at is not None:
+            next_at = next_digest_at(now, zone(tz_name), digest_time)
+        await chats.set_schedule(
+            session=session,
+            chat_id=chat.id,
+            timezone=tz_name,
+            digest_time=digest_time,
+            next_digest_at=next_at,
+        )
+        paused = chat.paused
+    return _Schedule(tz_name, digest_time, now, next_at, paused, bool(tags))
+
+
+async def pause(update: Update, ctx: AppContext) -> None:
+    """``/pause``: no scheduled digests until /resume; subscriptions stay."""
+    message = update.effective_message
+    if message is None or await refuse_non_admin(update, ctx):
+        return
+    async with chat_unit(update, ctx) as (session, chat):
+        await chats.refresh_locked(session=session, chat=chat)
+        was_paused = chat.paused
+        if not was_paused:
+            await chats.set_paused(session=session, chat_id=chat.id, paused=True)
+    await message.reply_html(texts.ALREADY_PAUSED if was_paused else texts.PAUSED)
+
+
+async def resume(update: Update, ctx: AppContext) -> None:
+    """``/resume``: deliveries restart at the next digest time, without a backlog burst."""
+    message = update.effective_message
+    if message is None or await refuse_non_admin(update, ctx):
+        return
+    now = ctx.services.now()
+    async with chat_unit(update, ctx) as (session, chat):
+        await chats.refresh_locked(session=session, chat=chat)
+        was_paused = chat.paused
+        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+        next_at = chat.next_digest_at
+        if was_paused:
+            await chats.set_paused(session=session, chat_id=chat.id, paused=False)
+            # The moment kept from before the pause is likely overdue; recomputing from now
+            # means no digest fires the minute the chat resumes.
+            if tags or next_at is not None:
+                next_at = next_digest_at(now, zone(chat.timezone), chat.digest_time)
+                await chats.set_next_digest_at(session=session, chat_id=chat.id, when=next_at)
+        tz_name = chat.timezone
+    await message.reply_html(
+        texts.resumed(
+            was_paused=was_paused,
+            next_at=next_at,
+            tz_name=tz_name,
+            now=now,
+            subscribed=bool(tags),
+        )
+    )

@@ -1,0 +1,361 @@
+"""The morning digest: which chats are due, what each receives, and the delivery bookkeeping.
+
+Composing is grouped by tag set (DESIGN §2, "What composing costs"): chats that follow the
+same tags share one ranked candidate list, and only the few papers a chat already received
+are subtracted per chat.  A naive subscriptions × paper_tags × papers join would instead
+materialise one row per (chat, matching paper) - millions of rows for 100k chats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.chats import set_next_digest_at
+from storage.db import insert_ignoring_conflicts
+from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
+from storage.papers import latest_listing_day
+
+READY_STATUSES: Final[tuple[str, ...]] = ("done", "fallback")
+"""Summary statuses of papers that may go out in a digest."""
+
+RUN_SENDING: Final[str] = "sending"
+RUN_DONE: Final[str] = "done"
+
+# SQLite allows at most 32,766 bound parameters per statement; stay far below it.
+_CHUNK: Final[int] = 500
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class DueChat:
+    """A chat whose digest is due, with its sorted subscriptions."""
+
+    chat_id: int
+    timezone: str
+    digest_time: dt.time
+    next_digest_at: dt.datetime
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPaper:
+    """What a digest needs of one paper."""
+
+    id: str
+    title: str
+    title_ru: str | None
+    summary_ru: str | None
+    url: str
+    code_url: str | None
+    project_url: str | None
+    upvotes: int
+    listed_on: dt.date
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    """A chat's digest: the papers to send, best first, and how many more matched."""
+
+    papers: tuple[DigestPaper, ...]
+    more: int
+
+
+EMPTY_DIGEST: Final[ComposedDigest] = ComposedDigest(papers=(), more=0)
+
+
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def due_chats(*, session: AsyncSession, now: dt.datetime, limit: int = 1000) -> list[DueChat]:
+    """Active, unpaused, subscribed chats whose next digest is at or before now, oldest first."""
+    # The LIMIT applies to chats, so it sits in a subquery; the join then brings each
+    # chat's tags along in the same statement (one consistent snapshot, no N+1).
+    due = (
+        select(Chat.id, Chat.timezone, Chat.digest_time, Chat.next_digest_at)
+        .where(
+            Chat.next_digest_at <= now,
+            Chat.active.is_(True),
+            Chat.paused.is_(False),
+            exists().where(Subscription.chat_id == Chat.id),
+        )
+        .order_by(Chat.next_digest_at, Chat.id)
+        .limit(limit)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(due, Subscription.tag)
+        .join(Subscription, Subscription.chat_id == due.c.id)
+        .order_by(due.c.next_digest_at, due.c.id)
+    )
+    chats: dict[int, tuple[str, dt.time, dt.datetime]] = {}
+    tags: dict[int, list[str]] = defaultdict(list)
+    for chat_id, timezone, digest_time, next_digest_at, tag in rows.all():
+        chats.setdefault(chat_id, (timezone, digest_time, next_digest_at))
+        tags[chat_id].append(tag)
+    # Tags are sorted in Python: database collations disagree on punctuation.
+    return [
+        DueChat(
+            chat_id=chat_id,
+            timezone=timezone,
+            digest_time=digest_time,
+            next_digest_at=next_digest_at,
+            tags=tuple(sorted(tags[chat_id])),
+        )
+        for chat_id, (timezone, digest_time, next_digest_at) in chats.items()
+    ]
+
+
+async def compose(
+    *,
+    session: AsyncSession,
+    chats: Sequence[tuple[int, Sequence[str]]],
+    max_papers: int,
+    since: dt.date,
+) -> dict[int, ComposedDigest]:
+    """Each chat's ready, undelivered papers listed since ``since`` that carry one of its tags.
+
+    Papers are ranked by upvotes, then listing day (newest first), then id, and capped at
+    ``max_papers``; ``more`` counts the matching papers beyond the cap.  Chats with equal
+    results share one ComposedDigest object, so callers can render each result once.
+    """
+    wanted = {chat_id: frozenset(tags) for chat_id, tags in chats}
+    result = dict.fromkeys(wanted, EMPTY_DIGEST)
+    union: frozenset[str] = frozenset().union(*wanted.values())
+    if not union:
+        return result
+
+    # All tags of the recent ready papers: one small query (a day lists a few hundred
+    # papers), from which every tag set's candidates are derived in memory.
+    paper_tags: dict[str, list[str]] = defaultdict(list)
+    rows = await session.execute(
+        select(PaperTag.paper_id, PaperTag.tag)
+        .join(Paper, Paper.id == PaperTag.paper_id)
+        .where(Paper.listed_on >= since, Paper.summary_status.in_(READY_STATUSES))
+        # In the database's own collation, which the id range in _delivered relies on.
+        .order_by(PaperTag.paper_id)
+    )
+    for paper_id, tag in rows.all():
+        paper_tags[paper_id].append(tag)
+    papers = await _digest_papers(
+        session=session,
+        paper_ids=[pid for pid, tags in paper_tags.items() if not union.isdisjoint(tags)],
+        tags=paper_tags,
+    )
+    if not papers:
+        return result
+    ranked = sorted(papers.values(), key=lambda p: (-p.upvotes, -p.listed_on.toordinal(), p.id))
+
+    pool = list(paper_tags)
+    delivered = await _delivered(
+        session=session,
+        chat_ids=list(wanted),
+        paper_ids=[p.id for p in ranked],
+        id_range=(pool[0], pool[-1]),
+    )
+
+    # Positions in the ranking of each tag's papers: a tag set's candidates are then the
+    # sorted union of a few short lists, not a scan of every paper per set.
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, paper in enumerate(ranked):
+        for tag in paper.tags:
+            positions[tag].append(position)
+
+    # One ranked candidate list, and one shared digest for chats without deliveries among
+    # the candidates, per distinct tag set.
+    candidates: dict[frozenset[str], list[DigestPaper]] = {}
+    shared: dict[frozenset[str], ComposedDigest] = {}
+    for chat_id, tag_set in wanted.items():
+        if not tag_set:
+            continue
+        matching = candidates.get(tag_set)
+        if matching is None:
+            found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
+            matching = [ranked[position] for position in sorted(found)]
+            candidates[tag_set] = matching
+        received = delivered.get(chat_id)
+        if received:
+            result[chat_id] = _cap([p for p in matching if p.id not in received], max_papers)
+            continue
+        digest = shared.get(tag_set)
+        if digest is None:
+            digest = _cap(matching, max_papers)
+            shared[tag_set] = digest
+        result[chat_id] = digest
+    return result
+
+
+def _cap(papers: Sequence[DigestPaper], max_papers: int) -> ComposedDigest:
+    if not papers:
+        return EMPTY_DIGEST
+    kept = tuple(papers[: max(max_papers, 0)])
+    return ComposedDigest(papers=kept, more=len(papers) - len(kept))
+
+
+async def _digest_papers(
+    *, session: AsyncSession, paper_ids: Sequence[str], tags: dict[str, list[str]]
+) -> dict[str, DigestPaper]:
+    """Digest views of these papers, keyed by id."""
+    found: dict[str, DigestPaper] = {}
+    for chunk in _chunks(paper_ids):
+        rows = await session.execute(
+            select(
+                Paper.id,
+                Paper.title,
+                Paper.title_ru,
+                Paper.summary_ru,
+                Paper.url,
+                Paper.code_url,
+                Paper.project_url,
+                Paper.upvotes,
+                Paper.listed_on,
+            ).where(Paper.id.in_(chunk))
+        )
+        for row in rows.all():
+            found[row.id] = DigestPaper(
+                id=row.id,
+                title=row.title,
+                title_ru=row.title_ru,
+                summary_ru=row.summary_ru,
+                url=row.url,
+                code_url=row.code_url,
+                project_url=row.project_url,
+                upvotes=row.upvotes,
+                listed_on=row.listed_on,
+                tags=tuple(sorted(tags[row.id])),
+            )
+    return found
+
+
+async def _delivered(
+    *,
+    session: AsyncSession,
+    chat_ids: Sequence[int],
+    paper_ids: Sequence[str],
+    id_range: tuple[str, str],
+) -> dict[int, set[str]]:
+    """Which of these papers (all within id_range) each chat received; chats with none absent."""
+    wanted = set(paper_ids)
+    # Binding every candidate id would make the database probe each (chat, paper) pair -
+    # tens of millions of index seeks per broadcast.  arXiv ids grow with time, so the
+    # candidates' id range picks out each chat's recent deliveries with one seek per chat
+    # on the (chat_id, paper_id) primary key; the exact filter is applied here.  The range
+    # comes from the database, since its collation need not order ids as Python does.
+    low, high = id_range
+    found: dict[int, set[str]] = defaultdict(set)
+    for chats in _chunks(chat_ids, _CHUNK - 2):
+        rows = await session.execute(
+            select(Delivery.chat_id, Delivery.paper_id).where(
+                Delivery.chat_id.in_(chats), Delivery.paper_id.between(low, high)
+            )
+        )
+        for chat_id, paper_id in rows.all():
+            if paper_id in wanted:
+                found[chat_id].add(paper_id)
+    return found
+
+
+async def default_since(*, session: AsyncSession, lookback_days: int = 1) -> dt.date | None:
+    """The latest listing day less ``lookback_days``: where a new subscriber's digest starts."""
+    latest = await latest_listing_day(session=session)
+    return None if latest is None else latest - dt.timedelta(days=lookback_days)
+
+
+async def record_deliveries(
+    *, session: AsyncSession, chat_id: int, paper_ids: Sequence[str], now: dt.datetime
+) -> None:
+    """Remember that these papers reached the chat; papers already recorded are left alone."""
+    rows = [
+        {"chat_id": chat_id, "paper_id": pid, "delivered_at": now}
+        for pid in dict.fromkeys(paper_ids)
+    ]
+    for chunk in _chunks(rows):
+        await session.execute(insert_ignoring_conflicts(session, Delivery), chunk)
+
+
+async def start_run(
+    *, session: AsyncSession, chat_id: int, local_date: dt.date, now: dt.datetime
+) -> bool:
+    """Claim the chat's digest for its local day; False once that day's run has finished.
+
+    A run left "sending" by an interrupted attempt is resumed: its attempts grow. Any
+    finished run (done, empty, blocked, failed) ends the day, so nobody gets a second
+    digest the same local day. This never blocks a concurrent sender of the same run, so
+    callers must claim the chat itself first (see DESIGN §9).
+    """
+    # INSERT ... ON CONFLICT DO NOTHING and a conditional UPDATE are each atomic, so two
+    # racing replicas get neither an IntegrityError nor a second digest after "done".
+    inserted = await session.execute(
+        insert_ignoring_conflicts(session, DigestRun).values(
+            chat_id=chat_id,
+            local_date=local_date,
+            status=RUN_SENDING,
+            attempts=1,
+            started_at=now,
+        )
+    )
+    if _rowcount(inserted) == 1:
+        return True
+    resumed = await session.execute(
+        update(DigestRun)
+        .where(
+            DigestRun.chat_id == chat_id,
+            DigestRun.local_date == local_date,
+            DigestRun.status == RUN_SENDING,
+        )
+        .values(
+            status=RUN_SENDING,
+            attempts=DigestRun.attempts + 1,
+            started_at=now,
+            error=None,
+            finished_at=None,
+        )
+    )
+    return _rowcount(resumed) == 1
+
+
+async def run_attempts(*, session: AsyncSession, chat_id: int, local_date: dt.date) -> int:
+    """How many times the chat's digest for its local day was started (0 if never)."""
+    attempts = await session.scalar(
+        select(DigestRun.attempts).where(
+            DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
+        )
+    )
+    return attempts or 0
+
+
+async def finish_run(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    status: str,
+    error: str | None,
+    now: dt.datetime,
+) -> None:
+    """Record how the chat's digest for its local day ended."""
+    await session.execute(
+        update(DigestRun)
+        .where(DigestRun.chat_id == chat_id, DigestRun.local_date == local_date)
+        .values(status=status, error=error, finished_at=now)
+    )
+
+
+async def set_next(*, session: AsyncSession, chat_id: int, when: dt.datetime) -> None:
+    """Schedule the chat's next digest at this aware moment."""
+    await set_next_digest_at(session=session, chat_id=chat_id, when=when)
+
+
+def _rowcount(result: object) -> int:
+    # Result of a DML statement; typed loosely because Result does not declare rowcount.
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,439 @@
+"""Specification of the digest queries, run on every configured database dialect."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.chats import get_chat
+from storage.digests import (
+    READY_STATUSES,
+    ComposedDigest,
+    DueChat,
+    compose,
+    default_since,
+    due_chats,
+    finish_run,
+    record_deliveries,
+    run_attempts,
+    set_next,
+    start_run,
+)
+from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
+
+Sessions = async_sessionmaker[AsyncSession]
+
+NOW = dt.datetime(2024, 12, 20, 6, 0, tzinfo=dt.UTC)
+DAY = dt.date(2024, 12, 19)
+NINE = dt.time(9, 0)
+
+
+async def add_chat(
+    sessionmaker: Sessions,
+    chat_id: int,
+    tags: Sequence[str] = ("mllm",),
+    *,
+    next_at: dt.datetime | None = NOW - dt.timedelta(minutes=1),
+    active: bool = True,
+    paused: bool = False,
+    timezone: str = "Europe/Moscow",
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Chat).values(
+                id=chat_id,
+                type="private",
+                language="ru",
+                timezone=timezone,
+                digest_time=NINE,
+                next_digest_at=next_at,
+                active=active,
+                paused=paused,
+                created_at=NOW,
+            )
+        )
+        if tags:
+            await session.execute(
+                insert(Subscription),
+                [{"chat_id": chat_id, "tag": tag, "created_at": NOW} for tag in tags],
+            )
+
+
+async def add_paper(
+    sessionmaker: Sessions,
+    paper_id: str,
+    tags: Sequence[str] = ("mllm",),
+    *,
+    upvotes: int = 0,
+    listed_on: dt.date = DAY,
+    status: str = "done",
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Paper).values(
+                id=paper_id,
+                title=f"Paper {paper_id}",
+                abstract="An abstract.",
+                authors=["A. Author"],
+                listed_on=listed_on,
+                source="hf",
+                url=f"https://huggingface.co/papers/{paper_id}",
+                code_url=f"https://github.com/o/{paper_id}",
+                upvotes=upvotes,
+                title_ru=f"Статья {paper_id}",
+                summary_ru="Краткое содержание.",
+                summary_status=status,
+                ingested_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        if tags:
+            await session.execute(
+                insert(PaperTag), [{"paper_id": paper_id, "tag": tag} for tag in tags]
+            )
+
+
+async def deliver(sessionmaker: Sessions, chat_id: int, *paper_ids: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        await record_deliveries(session=session, chat_id=chat_id, paper_ids=paper_ids, now=NOW)
+
+
+async def composed(
+    sessionmaker: Sessions,
+    chats: Sequence[tuple[int, Sequence[str]]],
+    *,
+    max_papers: int = 15,
+    since: dt.date = DAY,
+) -> dict[int, ComposedDigest]:
+    async with sessionmaker() as session:
+        return await compose(session=session, chats=chats, max_papers=max_papers, since=since)
+
+
+def ids(digest: ComposedDigest) -> list[str]:
+    return [paper.id for paper in digest.papers]
+
+
+# --- due chats ----------------------------------------------------------------------------
+
+
+async def test_due_chats_are_active_unpaused_subscribed_and_overdue(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1, ["moe", "llm", "cv"], next_at=NOW - dt.timedelta(hours=2))
+    await add_chat(sessionmaker, 2, next_at=NOW)  # due exactly now
+    await add_chat(sessionmaker, 3, next_at=NOW + dt.timedelta(seconds=1))  # not yet
+    await add_chat(sessionmaker, 4, active=False)  # blocked the bot
+    await add_chat(sessionmaker, 5, paused=True)
+    await add_chat(sessionmaker, 6, tags=())  # no subscriptions
+    await add_chat(sessionmaker, 7, next_at=None)  # never scheduled
+    await add_chat(sessionmaker, -1001, ["mllm"], next_at=NOW - dt.timedelta(days=1))
+
+    async with sessionmaker() as session:
+        due = await due_chats(session=session, now=NOW)
+
+    assert [chat.chat_id for chat in due] == [-1001, 1, 2]
+    assert due[1] == DueChat(
+        chat_id=1,
+        timezone="Europe/Moscow",
+        digest_time=NINE,
+        next_digest_at=NOW - dt.timedelta(hours=2),
+        tags=("cv", "llm", "moe"),
+    )
+    assert due[1].next_digest_at.tzinfo == dt.UTC
+
+
+async def test_due_chats_are_limited_to_the_oldest(sessionmaker: Sessions) -> None:
+    for n in range(5):
+        await add_chat(sessionmaker, 100 + n, ["a", "b"], next_at=NOW - dt.timedelta(minutes=n))
+
+    async with sessionmaker() as session:
+        due = await due_chats(session=session, now=NOW, limit=3)
+
+    # The limit counts chats, not (chat, tag) rows.
+    assert [chat.chat_id for chat in due] == [104, 103, 102]
+    assert all(chat.tags == ("a", "b") for chat in due)
+
+
+async def test_set_next_moves_a_chat_out_of_the_due_list(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    tomorrow = NOW + dt.timedelta(days=1)
+
+    async with sessionmaker() as session, session.begin():
+        await set_next(session=session, chat_id=1, when=tomorrow)
+
+    async with sessionmaker() as session:
+        assert await due_chats(session=session, now=NOW) == []
+        chat = await get_chat(session=session, chat_id=1)
+        assert chat is not None
+        assert chat.next_digest_at == tomorrow
+
+
+# --- composing ----------------------------------------------------------------------------
+
+
+async def test_each_chat_gets_its_matching_papers_best_first(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1, ["mllm"])
+    await add_chat(sessionmaker, 2, ["moe", "rl"])
+    await add_chat(sessionmaker, 3, ["audio"])
+    await add_paper(sessionmaker, "2412.00001", ["mllm", "cv"], upvotes=5)
+    await add_paper(sessionmaker, "2412.00002", ["moe"], upvotes=50)
+    await add_paper(sessionmaker, "2412.00003", ["mllm", "moe"], upvotes=20)
+    await add_paper(sessionmaker, "2412.00004", ["rl"], upvotes=20, listed_on=DAY.replace(day=20))
+    await add_paper(sessionmaker, "2412.00005", ["cv"], upvotes=99)
+
+    digests = await composed(sessionmaker, [(1, ["mllm"]), (2, ["moe", "rl"]), (3, ["audio"])])
+
+    assert ids(digests[1]) == ["2412.00003", "2412.00001"]
+    # Equal upvotes: the newer listing day comes first.
+    assert ids(digests[2]) == ["2412.00002", "2412.00004", "2412.00003"]
+    assert digests[3] == ComposedDigest(papers=(), more=0)
+    assert all(digest.more == 0 for digest in digests.values())
+    paper = digests[1].papers[1]
+    assert paper.tags == ("cv", "mllm")
+    assert (paper.title, paper.title_ru, paper.summary_ru) == (
+        "Paper 2412.00001",
+        "Статья 2412.00001",
+        "Краткое содержание.",
+    )
+    assert paper.url == "https://huggingface.co/papers/2412.00001"
+    assert paper.code_url == "https://github.com/o/2412.00001"
+    assert paper.project_url is None
+    assert (paper.upvotes, paper.listed_on) == (5, DAY)
+
+
+async def test_equal_ranks_are_ordered_by_id(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    for paper_id in ("2412.00003", "2412.00001", "2412.00002"):
+        await add_paper(sessionmaker, paper_id, upvotes=7)
+
+    digests = await composed(sessionmaker, [(1, ["mllm"])])
+
+    assert ids(digests[1]) == ["2412.00001", "2412.00002", "2412.00003"]
+
+
+async def test_digest_is_capped_and_counts_the_rest(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    for n in range(7):
+        await add_paper(sessionmaker, f"2412.{n:05d}", upvotes=n)
+    await add_paper(sessionmaker, "2412.99999", ["cv"], upvotes=100)
+
+    digests = await composed(sessionmaker, [(1, ["mllm"])], max_papers=3)
+
+    assert ids(digests[1]) == ["2412.00006", "2412.00005", "2412.00004"]
+    assert digests[1].more == 4
+
+
+async def test_chats_with_the_same_tags_differ_by_their_deliveries(sessionmaker: Sessions) -> None:
+    for chat_id in (1, 2, 3):
+        await add_chat(sessionmaker, chat_id, ["mllm", "cv"])
+    for n in range(4):
+        await add_paper(sessionmaker, f"2412.{n:05d}", ["mllm"], upvotes=n)
+    await deliver(sessionmaker, 2, "2412.00003", "2412.00001")
+    await deliver(sessionmaker, 3, "2412.00000", "2412.00001", "2412.00002", "2412.00003")
+
+    chats = [(chat_id, ["cv", "mllm"]) for chat_id in (1, 2, 3)]
+    digests = await composed(sessionmaker, chats, max_papers=1)
+
+    assert (ids(digests[1]), digests[1].more) == (["2412.00003"], 3)
+    assert (ids(digests[2]), digests[2].more) == (["2412.00002"], 1)
+    # Everything already received: nothing to send.
+    assert digests[3] == ComposedDigest(papers=(), more=0)
+
+
+async def test_only_ready_papers_go_out(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    statuses = ("pending", "done", "failed", "fallback")
+    for n, status in enumerate(statuses):
+        await add_paper(sessionmaker, f"2412.{n:05d}", status=status, upvotes=n)
+
+    digests = await composed(sessionmaker, [(1, ["mllm"])])
+
+    assert READY_STATUSES == ("done", "fallback")
+    assert ids(digests[1]) == ["2412.00003", "2412.00001"]
+
+
+async def test_papers_listed_before_since_are_left_out(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    await add_paper(sessionmaker, "2412.00001", listed_on=DAY - dt.timedelta(days=1), upvotes=9)
+    await add_paper(sessionmaker, "2412.00002", listed_on=DAY)
+    await add_paper(sessionmaker, "2412.00003", listed_on=DAY + dt.timedelta(days=1))
+
+    digests = await composed(sessionmaker, [(1, ["mllm"])], since=DAY)
+
+    assert ids(digests[1]) == ["2412.00003", "2412.00002"]
+
+
+async def test_chats_without_tags_or_papers_get_an_empty_digest(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    await add_chat(sessionmaker, 2)
+
+    assert await composed(sessionmaker, [(1, ["mllm"]), (2, [])]) == {
+        1: ComposedDigest(papers=(), more=0),
+        2: ComposedDigest(papers=(), more=0),
+    }
+    await add_paper(sessionmaker, "2412.00001")
+    digests = await composed(sessionmaker, [(1, ["mllm"]), (2, [])])
+    assert ids(digests[1]) == ["2412.00001"]
+    assert digests[2] == ComposedDigest(papers=(), more=0)
+    assert await composed(sessionmaker, []) == {}
+
+
+async def test_compose_handles_more_chats_and_papers_than_one_statement_binds(
+    sessionmaker: Sessions,
+) -> None:
+    chats = list(range(1, 1201))
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Chat),
+            [
+                {
+                    "id": chat_id,
+                    "type": "private",
+                    "timezone": "UTC",
+                    "digest_time": NINE,
+                    "next_digest_at": NOW,
+                    "created_at": NOW,
+                }
+                for chat_id in chats
+            ],
+        )
+        await session.execute(
+            insert(Paper),
+            [
+                {
+                    "id": f"2412.{n:05d}",
+                    "title": "T",
+                    "abstract": "A",
+                    "authors": [],
+                    "listed_on": DAY,
+                    "source": "hf",
+                    "url": "https://huggingface.co/papers/x",
+                    "upvotes": n,
+                    "summary_status": "done",
+                    "ingested_at": NOW,
+                    "updated_at": NOW,
+                }
+                for n in range(600)
+            ],
+        )
+        await session.execute(
+            insert(PaperTag), [{"paper_id": f"2412.{n:05d}", "tag": "mllm"} for n in range(600)]
+        )
+    # The last chat has received the best paper.
+    await deliver(sessionmaker, 1200, "2412.00599")
+
+    digests = await composed(sessionmaker, [(chat_id, ["mllm"]) for chat_id in chats])
+
+    assert len(digests) == 1200
+    assert ids(digests[1]) == [f"2412.{n:05d}" for n in range(599, 584, -1)]
+    assert digests[1].more == 585
+    assert ids(digests[1200])[0] == "2412.00598"
+    assert digests[1200].more == 584
+    assert all(digests[chat_id] == digests[1] for chat_id in chats[:-1])
+
+
+# --- where a new subscriber starts --------------------------------------------------------
+
+
+async def test_default_since_is_the_latest_listing_day_less_the_lookback(
+    sessionmaker: Sessions,
+) -> None:
+    async with sessionmaker() as session:
+        assert await default_since(session=session) is None
+
+    await add_paper(sessionmaker, "2412.00001", listed_on=dt.date(2024, 12, 1))
+    await add_paper(sessionmaker, "2412.00002", listed_on=DAY, status="pending")
+
+    async with sessionmaker() as session:
+        assert await default_since(session=session) == DAY - dt.timedelta(days=1)
+        assert await default_since(session=session, lookback_days=0) == DAY
+
+
+# --- delivery bookkeeping -----------------------------------------------------------------
+
+
+async def test_recording_deliveries_is_idempotent(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+    await add_paper(sessionmaker, "2412.00001", upvotes=2)
+    await add_paper(sessionmaker, "2412.00002", upvotes=1)
+
+    await deliver(sessionmaker, 1, "2412.00001")
+    await deliver(sessionmaker, 1, "2412.00001", "2412.00001")
+    later = NOW + dt.timedelta(hours=1)
+    async with sessionmaker() as session, session.begin():
+        await record_deliveries(session=session, chat_id=1, paper_ids=["2412.00001"], now=later)
+
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(Delivery.paper_id, Delivery.delivered_at))).all()
+    assert [tuple(row) for row in rows] == [("2412.00001", NOW)]
+    digests = await composed(sessionmaker, [(1, ["mllm"])])
+    assert ids(digests[1]) == ["2412.00002"]
+
+
+async def runs(sessionmaker: Sessions) -> list[tuple[str, int, str | None]]:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(DigestRun.status, DigestRun.attempts, DigestRun.error).order_by(DigestRun.id)
+        )
+        return [(status, attempts, error) for status, attempts, error in rows.all()]
+
+
+async def start(sessionmaker: Sessions, local_date: dt.date = DAY) -> bool:
+    async with sessionmaker() as session, session.begin():
+        return await start_run(session=session, chat_id=1, local_date=local_date, now=NOW)
+
+
+async def finish(sessionmaker: Sessions, status: str, error: str | None = None) -> None:
+    async with sessionmaker() as session, session.begin():
+        await finish_run(
+            session=session, chat_id=1, local_date=DAY, status=status, error=error, now=NOW
+        )
+
+
+async def test_a_days_digest_runs_once_and_resumes_after_a_crash(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+
+    assert await start(sessionmaker) is True
+    assert await runs(sessionmaker) == [("sending", 1, None)]
+    # The process died while sending: the next tick picks the run up again.
+    assert await start(sessionmaker) is True
+    assert await runs(sessionmaker) == [("sending", 2, None)]
+    assert await start(sessionmaker) is True
+    assert await runs(sessionmaker) == [("sending", 3, None)]
+
+    await finish(sessionmaker, "done")
+
+    assert await start(sessionmaker) is False
+    assert await runs(sessionmaker) == [("done", 3, None)]
+    async with sessionmaker() as session:
+        assert await run_attempts(session=session, chat_id=1, local_date=DAY) == 3
+        assert await run_attempts(session=session, chat_id=1, local_date=DAY.replace(day=1)) == 0
+    async with sessionmaker() as session:
+        run = await session.scalar(select(DigestRun))
+    assert run is not None
+    assert (run.local_date, run.finished_at) == (DAY, NOW)
+    # A run that ended without papers, blocked or failed also ends that day.
+    for status in ("empty", "blocked", "failed"):
+        day = DAY + dt.timedelta(days=10 + len(status))
+        assert await start(sessionmaker, day) is True
+        async with sessionmaker() as session, session.begin():
+            await finish_run(
+                session=session, chat_id=1, local_date=day, status=status, error=None, now=NOW
+            )
+        assert await start(sessionmaker, day) is False
+    # The next local day is a new run.
+    assert await start(sessionmaker, DAY + dt.timedelta(days=1)) is True
+
+
+async def test_racing_starts_neither_fail_nor_reopen_a_done_run(sessionmaker: Sessions) -> None:
+    await add_chat(sessionmaker, 1)
+
+    assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [True, True]
+    assert await runs(sessionmaker) == [("sending", 2, None)]
+
+    await finish(sessionmaker, "done")
+
+    assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [False, False]
+    assert await runs(sessionmaker) == [("done", 2, None)]
