@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.context import AppContext
+from bot.delivery import Deliverer
 from bot.ingest import days_to_cover
 from content.models import Source
 
@@ -17,10 +18,13 @@ log = logging.getLogger(__name__)
 
 # A bot that was down at an ingest time catches up when it comes back, once.
 _MISFIRE = {"misfire_grace_time": 6 * 3600, "coalesce": True}
+# One delivery tick at a time: a long broadcast makes later ticks skip, never overlap.
+_ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+DELIVERY_INTERVAL = 60
 
 
 def schedule(app: DigestApp) -> None:
-    """Register the daily ingest runs at INGEST_TIMES (in DEFAULT_TIMEZONE)."""
+    """Register ingest at INGEST_TIMES (in DEFAULT_TIMEZONE) and the per-minute delivery tick."""
     if app.job_queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
     settings = app.bot_data.services.settings
@@ -31,6 +35,13 @@ def schedule(app: DigestApp) -> None:
             name=f"ingest {at:%H:%M}",
             job_kwargs=_MISFIRE,
         )
+    app.job_queue.run_repeating(
+        delivery_job,
+        interval=DELIVERY_INTERVAL,
+        first=1,
+        name="delivery",
+        job_kwargs=_ONE_AT_A_TIME,
+    )
 
 
 async def ingest_job(ctx: AppContext) -> None:
@@ -40,3 +51,8 @@ async def ingest_job(ctx: AppContext) -> None:
     report = await services.ingestor.run(days_to_cover(services.now()), sources)
     if not report.ok:
         log.warning("ingest: some sources failed and will be retried: %s", report.failed_sources)
+
+
+async def delivery_job(ctx: AppContext) -> None:
+    """Send the digests that are due now."""
+    await Deliverer(ctx.services, ctx.bot).tick()

@@ -34,6 +34,10 @@ HELP = """<b>Что я умею</b>
 Теги можно писать как угодно: <code>mllm</code>, <code>#mllm</code>, <code>MLLM</code> — \
 и по-русски: <code>мультимодальные</code>.
 
+<b>Дайджест</b>
+Приходит каждое утро в выбранное время, только со статьями, которых вы ещё не видели.
+/digest — прислать свежие статьи прямо сейчас (это заменит сегодняшний дайджест)
+
 <b>Время и пауза</b>
 /time <i>ЧЧ:ММ</i> — во сколько присылать дайджест, например <code>/time 08:30</code>
 /timezone <i>пояс</i> — часовой пояс: <code>/timezone Europe/Moscow</code>, \
@@ -382,3 +386,17 @@ def resumed(
         next_at=next_at, tz_name=tz_name, now=now, paused=False, subscribed=subscribed
     )
     return f"{first}\n{line}"
+
+
+NOTHING_TO_DIGEST = (
+    "Вы пока ни на что не подписаны, поэтому дайджест пуст. "
+    "Выберите темы: /tags или напишите <code>/subscribe mllm</code>."
+)
+
+
+def nothing_new(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
+    """/digest when nothing new has appeared for the chat's tags."""
+    return (
+        "Новых статей по вашим темам пока нет — всё свежее вы уже получили.\n"
+        f"Следующий дайджест придёт {_when(next_at, tz_name, now)}."
+    )

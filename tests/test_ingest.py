@@ -367,7 +367,7 @@ async def test_the_job_queue_ingests_at_the_configured_times(db_url, sources, ll
             assert app.job_queue is not None
             scheduled = {job.name: job.next_t for job in app.job_queue.jobs()}
             moscow = settings.tz
-            assert set(scheduled) == {"ingest 05:00", "ingest 17:30"}
+            assert set(scheduled) == {"ingest 05:00", "ingest 17:30", "delivery"}
             evening = scheduled["ingest 17:30"]
             assert evening is not None and evening.astimezone(moscow).time() == dt.time(17, 30)
 

@@ -7,7 +7,7 @@ from typing import Any
 from telegram import BotCommand
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.handlers import chat_settings, fallback, start, subscriptions
+from bot.handlers import chat_settings, digest, fallback, start, subscriptions
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -17,6 +17,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("unsubscribe", "Отписаться от тегов"),
     ("tags", "Все темы с кнопками"),
     ("mytags", "Мои подписки, время и часовой пояс"),
+    ("digest", "Прислать свежий дайджест сейчас"),
     ("time", "Время дайджеста: /time 08:30"),
     ("timezone", "Часовой пояс: /timezone Europe/Moscow или +3"),
     ("pause", "Приостановить дайджесты"),
@@ -34,6 +35,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=only_new))
     app.add_handler(CommandHandler("tags", subscriptions.send_tags_overview, filters=only_new))
     app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
+    app.add_handler(CommandHandler("digest", digest.digest_now, filters=only_new))
     app.add_handler(CommandHandler("time", chat_settings.set_time, filters=only_new))
     app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))

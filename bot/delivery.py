@@ -1,0 +1,254 @@
+"""Sending digests: once per chat per local day, in order, whatever Telegram answers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ExtBot
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from bot.context import Services
+from bot.ratelimit import SendKind
+from content.render import DigestPart, PaperView, render_digest_parts
+from content.schedule import next_digest_at, zone
+from storage import chats, digests
+from storage.digests import ComposedDigest, DigestPaper, DueChat
+
+log = logging.getLogger(__name__)
+
+# Few sends in flight: replies to people must never queue behind thousands of digests.
+SENDERS = 8
+DUE_BATCH = 500
+# A digest that keeps failing on network errors is given up after this many ticks.
+MAX_ATTEMPTS = 5
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_TAG = re.compile(r"<[^>]+>")
+
+
+class ChatGone(Exception):
+    """The chat blocked the bot, left, or no longer exists."""
+
+
+class SendFailed(Exception):
+    """Sending failed for now; the digest waits for the next tick."""
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """What one tick did."""
+
+    due: int = 0
+    sent_chats: int = 0
+    messages: int = 0
+    empty: int = 0
+    blocked: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def view(paper: DigestPaper) -> PaperView:
+    """How a stored paper reads in a digest."""
+    return PaperView(
+        id=paper.id,
+        title=paper.title_ru or paper.title,
+        summary=paper.summary_ru or "",
+        url=paper.url,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        upvotes=paper.upvotes,
+        tags=paper.tags,
+    )
+
+
+def plain_text(message: str) -> str:
+    """The visible text of our own HTML, for the plain-text fallback after a 400."""
+    return html.unescape(_TAG.sub("", message))
+
+
+def following_digest(now: dt.datetime, timezone: str, at: dt.time) -> dt.datetime:
+    """The next scheduled digest after today's: today counts as delivered."""
+    tz = zone(timezone)
+    when = next_digest_at(now, tz, at)
+    if when.astimezone(tz).date() == now.astimezone(tz).date():
+        when = next_digest_at(when, tz, at)
+    return when
+
+
+class Deliverer:
+    """Composes and sends the digests that are due."""
+
+    def __init__(self, services: Services, bot: ExtBot[SendKind]) -> None:
+        self._services = services
+        self._bot = bot
+
+    async def tick(self) -> DeliveryReport:
+        """Send every due digest; chats left over wait for the next tick."""
+        report = DeliveryReport()
+        now = self._services.now()
+        async with self._services.sessionmaker() as session:
+            due = await digests.due_chats(session=session, now=now, limit=DUE_BATCH)
+            since = await digests.default_since(session=session)
+            composed = (
+                await digests.compose(
+                    session=session,
+                    chats=[(chat.chat_id, chat.tags) for chat in due],
+                    max_papers=self._services.settings.digest_max_papers,
+                    since=since,
+                )
+                if since is not None
+                else {}
+            )
+        report.due = len(due)
+        limit = asyncio.Semaphore(SENDERS)
+
+        async def one(chat: DueChat) -> None:
+            async with limit:
+                empty = ComposedDigest(papers=(), more=0)
+                await self._deliver_due(chat, composed.get(chat.chat_id, empty), now, report)
+
+        await asyncio.gather(*(one(chat) for chat in due))
+        if report.due:
+            log.info(
+                "delivery: %d due, %d sent (%d messages), %d empty, %d blocked, %d failed",
+                report.due,
+                report.sent_chats,
+                report.messages,
+                report.empty,
+                report.blocked,
+                report.failed,
+            )
+        return report
+
+    async def _deliver_due(
+        self, chat: DueChat, digest: ComposedDigest, now: dt.datetime, report: DeliveryReport
+    ) -> None:
+        local_date = chat.next_digest_at.astimezone(zone(chat.timezone)).date()
+        following = next_digest_at(now, zone(chat.timezone), chat.digest_time)
+        async with self._services.sessionmaker() as session, session.begin():
+            started = await digests.start_run(
+                session=session, chat_id=chat.chat_id, local_date=local_date, now=now
+            )
+            if not started or not digest.papers:
+                # Already sent that day, or a day with nothing new: nothing goes out.
+                if started:
+                    await digests.finish_run(
+                        session=session,
+                        chat_id=chat.chat_id,
+                        local_date=local_date,
+                        status="empty",
+                        error=None,
+                        now=now,
+                    )
+                    report.empty += 1
+                await chats.set_next_digest_at(
+                    session=session, chat_id=chat.chat_id, when=following
+                )
+                return
+        status, error = "done", None
+        try:
+            report.messages += await self.send(chat.chat_id, chat.tags, digest, local_date)
+            report.sent_chats += 1
+        except ChatGone as exc:
+            status, error = "blocked", str(exc)
+            report.blocked += 1
+        except SendFailed as exc:
+            report.errors.append(f"{chat.chat_id}: {exc}")
+            if await self._attempts(chat.chat_id, local_date) < MAX_ATTEMPTS:
+                return  # still due: the next tick resumes after what was delivered
+            status, error = "failed", str(exc)
+            report.failed += 1
+        async with self._services.sessionmaker() as session, session.begin():
+            await digests.finish_run(
+                session=session,
+                chat_id=chat.chat_id,
+                local_date=local_date,
+                status=status,
+                error=error,
+                now=self._services.now(),
+            )
+            if status == "blocked":
+                await chats.set_active(session=session, chat_id=chat.chat_id, active=False)
+            await chats.set_next_digest_at(session=session, chat_id=chat.chat_id, when=following)
+
+    async def _attempts(self, chat_id: int, local_date: dt.date) -> int:
+        async with self._services.sessionmaker() as session:
+            return await digests.run_attempts(
+                session=session, chat_id=chat_id, local_date=local_date
+            )
+
+    async def send(
+        self, chat_id: int, tags: Sequence[str], digest: ComposedDigest, day: dt.date
+    ) -> int:
+        """Send a composed digest in order, recording each message's papers as it arrives."""
+        parts = render_digest_parts(
+            [view(p) for p in digest.papers], day=day, tags=tags, more=digest.more
+        )
+        for part in parts:
+            await self._send_part(chat_id, part)
+            if part.paper_ids:
+                async with self._services.sessionmaker() as session, session.begin():
+                    await digests.record_deliveries(
+                        session=session,
+                        chat_id=chat_id,
+                        paper_ids=part.paper_ids,
+                        now=self._services.now(),
+                    )
+        return len(parts)
+
+    async def _send_part(self, chat_id: int, part: DigestPart) -> None:
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(3),
+                wait=wait_exponential(multiplier=0.5, max=4),
+                # BadRequest is a NetworkError subclass in PTB, but resending won't fix it.
+                retry=retry_if_exception_type(NetworkError)
+                & retry_if_not_exception_type(BadRequest),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._send_html(chat_id, part.text)
+        except Forbidden as exc:
+            raise ChatGone(exc.message) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatGone(exc.message) from exc
+            # Everything we interpolate is escaped, so this is a bug; the reader still gets
+            # the papers, as plain text.
+            log.error("Telegram refused a digest message (%s): %r", exc.message, part.text[:500])
+            try:
+                await self._bot.send_message(
+                    chat_id,
+                    plain_text(part.text),
+                    link_preview_options=_NO_PREVIEW,
+                    rate_limit_args=SendKind.BROADCAST,
+                )
+            except TelegramError as again:
+                raise SendFailed(f"plain-text fallback failed: {again}") from again
+        except RetryAfter as exc:
+            raise SendFailed(f"flood control: retry after {exc.retry_after}") from exc
+        except TelegramError as exc:
+            raise SendFailed(str(exc)) from exc
+
+    async def _send_html(self, chat_id: int, text: str) -> None:
+        await self._bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=_NO_PREVIEW,
+            rate_limit_args=SendKind.BROADCAST,
+        )

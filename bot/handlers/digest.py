@@ -1,0 +1,53 @@
+"""/digest: the pending digest, now."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import texts
+from bot.context import AppContext
+from bot.delivery import Deliverer, following_digest
+from bot.handlers.common import chat_unit
+from content.schedule import zone
+from storage import chats, digests, subscriptions
+
+
+async def digest_now(update: Update, ctx: AppContext) -> None:
+    """Send what is new for this chat now; it counts as today's digest."""
+    message = update.effective_message
+    if message is None:
+        return
+    services = ctx.services
+    now = services.now()
+    async with chat_unit(update, ctx) as (session, chat):
+        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+        since = await digests.default_since(session=session)
+        composed = None
+        if tags and since is not None:
+            found = await digests.compose(
+                session=session,
+                chats=[(chat.id, tags)],
+                max_papers=ctx.settings.digest_max_papers,
+                since=since,
+            )
+            composed = found.get(chat.id)
+    if not tags:
+        await message.reply_html(texts.NOTHING_TO_DIGEST)
+        return
+    following = following_digest(now, chat.timezone, chat.digest_time)
+    if composed is None or not composed.papers:
+        await message.reply_html(texts.nothing_new(following, chat.timezone, now))
+        return
+    today = now.astimezone(zone(chat.timezone)).date()
+    await Deliverer(services, ctx.bot).send(chat.id, tags, composed, today)
+    async with ctx.session() as session, session.begin():
+        if await digests.start_run(session=session, chat_id=chat.id, local_date=today, now=now):
+            await digests.finish_run(
+                session=session,
+                chat_id=chat.id,
+                local_date=today,
+                status="done",
+                error=None,
+                now=now,
+            )
+        await chats.set_next_digest_at(session=session, chat_id=chat.id, when=following)

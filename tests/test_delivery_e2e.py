@@ -1,0 +1,148 @@
+"""The morning digest, as a subscriber receives it through the fake Telegram."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import DigestApp
+from bot.jobs import delivery_job
+from content.models import Source
+from storage.chats import get_chat
+from tests.fake_llm import FakeLLM
+from tests.fake_sources import FakeSources
+from tests.fake_telegram import FakeTelegram
+from tests.harness import TOKEN, make_settings, running_bot
+
+FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
+DAY = dt.date(2024, 12, 19)
+MLLM_PAPERS = {"2412.13871", "2412.09585", "2411.15296", "2411.10442", "2411.10669", "2411.02359"}
+READER, GAMER, BLOCKER = 501, 502, 503
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(
+    db_url: str,
+) -> AsyncIterator[tuple[FakeTelegram, FakeSources, FakeLLM, Clock, DigestApp]]:
+    clock = Clock(dt.datetime(2024, 12, 19, 5, 50, tzinfo=dt.UTC))  # 08:50 in Moscow
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[DAY] = FIXTURE.read_bytes()
+        settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url)
+        async with running_bot(settings, clock=clock) as app:
+            yield telegram, sources, llm, clock, app
+
+
+async def say(telegram: FakeTelegram, chat_id: int, text: str) -> str:
+    before = len(telegram.messages_to(chat_id))
+    telegram.send_text(chat_id, text)
+    return (await telegram.wait_for_messages(chat_id, before + 1))[before].plain
+
+
+async def tick(telegram: FakeTelegram, app: DigestApp) -> None:
+    """One delivery tick: the scheduled job's callback, run through PTB's Job and awaited."""
+    assert app.job_queue is not None
+    job = app.job_queue.run_once(delivery_job, when=dt.timedelta(days=1))
+    try:
+        await job.run(app)
+    finally:
+        job.schedule_removal()
+
+
+async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world):
+    telegram, sources, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    reply = await say(telegram, READER, "/time 08:57")
+    assert "08:57" in reply
+    await say(telegram, GAMER, "/subscribe games")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    before = {chat: len(telegram.messages_to(chat)) for chat in (READER, GAMER)}
+
+    clock.now = dt.datetime(2024, 12, 19, 5, 56, tzinfo=dt.UTC)  # 08:56: not yet
+    await tick(telegram, app)
+    assert len(telegram.messages_to(READER)) == before[READER]
+
+    clock.now = dt.datetime(2024, 12, 19, 5, 57, 5, tzinfo=dt.UTC)  # 08:57 in Moscow
+    await tick(telegram, app)
+    digest = telegram.messages_to(READER)[before[READER] :]
+    assert digest, "the reader got no digest"
+    text = "\n".join(m.plain for m in digest)
+    assert text.startswith("☀️ Дайджест на 19 декабря · #mllm · 6 статей")
+    for message in digest:
+        assert message.parse_mode == "HTML"
+        assert (message.link_preview_options or {}).get("is_disabled") is True
+    assert text.count("Обзор: ") == len(MLLM_PAPERS)
+    assert "💻 thunlp/LLaVA-UHD" in text and "#mllm" in text
+    assert "https://huggingface.co/papers/2411.10669" in digest[0].text
+    assert len(telegram.messages_to(GAMER)) == before[GAMER]
+
+    # A second tick in the same minute sends nothing more.
+    await tick(telegram, app)
+    assert len(telegram.messages_to(READER)) == before[READER] + len(digest)
+
+    reply = await say(telegram, READER, "/digest")
+    assert "Новых статей по вашим темам пока нет" in reply
+    assert "завтра в 08:57" in reply
+
+    # The next day only the new papers come.
+    items: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))
+    fresh = copy.deepcopy(items[0])
+    fresh["paper"]["id"] = "2412.20000"
+    fresh["paper"]["title"] = "A New Multimodal Large Language Model for Charts"
+    sources.hf_days[DAY + dt.timedelta(days=1)] = [fresh]
+    clock.now = dt.datetime(2024, 12, 20, 4, 0, tzinfo=dt.UTC)
+    await app.bot_data.services.ingestor.run([DAY + dt.timedelta(days=1)], [Source.HF])
+    count = len(telegram.messages_to(READER))
+    clock.now = dt.datetime(2024, 12, 20, 5, 57, 5, tzinfo=dt.UTC)
+    await tick(telegram, app)
+    [next_day] = telegram.messages_to(READER)[count:]
+    assert "Дайджест на 20 декабря" in next_day.plain and "1 статья" in next_day.plain
+    assert "A New Multimodal Large Language Model for Charts" in next_day.plain
+
+
+async def test_digest_now_counts_as_todays_delivery(world):
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    count = len(telegram.messages_to(READER))
+    telegram.send_text(READER, "/digest")
+    messages = await telegram.wait_for_messages(READER, count + 1)
+    assert "Дайджест на 19 декабря" in messages[count].plain
+
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)  # 09:00 in Moscow
+    await tick(telegram, app)
+    assert len(telegram.messages_to(READER)) == count + 1
+
+
+async def test_a_chat_that_blocked_the_bot_is_marked_inactive_and_others_still_get_theirs(world):
+    telegram, _, _, clock, app = world
+    for chat in (READER, BLOCKER):
+        await say(telegram, chat, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    telegram.block_chat(BLOCKER)
+    count = len(telegram.messages_to(READER))
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    await tick(telegram, app)
+    assert len(telegram.messages_to(READER)) > count
+    blocked_sends = [
+        call for call in telegram.calls("sendMessage") if call.params.get("chat_id") == BLOCKER
+    ]
+    assert len(blocked_sends) == 2  # the /subscribe reply, then one digest attempt
+    async with app.bot_data.services.sessionmaker() as session:
+        row = await get_chat(session=session, chat_id=BLOCKER)
+    assert row is not None and row.active is False
