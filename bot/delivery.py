@@ -38,6 +38,7 @@ DUE_BATCH = 500
 MAX_ATTEMPTS = 5
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _TAG = re.compile(r"<[^>]+>")
+_EMPTY = ComposedDigest(papers=(), more=0)
 
 
 class ChatGone(Exception):
@@ -97,31 +98,21 @@ class Deliverer:
         self._bot = bot
 
     async def tick(self) -> DeliveryReport:
-        """Send every due digest; chats left over wait for the next tick."""
+        """Send every due digest, batch after batch, until none is left to try this tick."""
         report = DeliveryReport()
         now = self._services.now()
-        async with self._services.sessionmaker() as session:
-            due = await digests.due_chats(session=session, now=now, limit=DUE_BATCH)
-            since = await digests.default_since(session=session)
-            composed = (
-                await digests.compose(
-                    session=session,
-                    chats=[(chat.chat_id, chat.tags) for chat in due],
-                    max_papers=self._services.settings.digest_max_papers,
-                    since=since,
-                )
-                if since is not None
-                else {}
-            )
-        report.due = len(due)
+        tried: set[int] = set()
         limit = asyncio.Semaphore(SENDERS)
 
-        async def one(chat: DueChat) -> None:
+        async def one(chat: DueChat, digest: ComposedDigest) -> None:
             async with limit:
-                empty = ComposedDigest(papers=(), more=0)
-                await self._deliver_due(chat, composed.get(chat.chat_id, empty), now, report)
+                await self._deliver_due(chat, digest, now, report)
 
-        await asyncio.gather(*(one(chat) for chat in due))
+        while batch := await self._next_batch(now, tried):
+            due, composed = batch
+            tried.update(chat.chat_id for chat in due)
+            report.due += len(due)
+            await asyncio.gather(*(one(chat, composed.get(chat.chat_id, _EMPTY)) for chat in due))
         if report.due:
             log.info(
                 "delivery: %d due, %d sent (%d messages), %d empty, %d blocked, %d failed",
@@ -133,6 +124,26 @@ class Deliverer:
                 report.failed,
             )
         return report
+
+    async def _next_batch(
+        self, now: dt.datetime, tried: set[int]
+    ) -> tuple[list[DueChat], dict[int, ComposedDigest]] | None:
+        # Chats whose digest failed stay due for the next tick; they are not retried here.
+        async with self._services.sessionmaker() as session:
+            due = await digests.due_chats(session=session, now=now, limit=DUE_BATCH + len(tried))
+            due = [chat for chat in due if chat.chat_id not in tried][:DUE_BATCH]
+            if not due:
+                return None
+            since = await digests.default_since(session=session)
+            if since is None:
+                return due, {}
+            composed = await digests.compose(
+                session=session,
+                chats=[(chat.chat_id, chat.tags) for chat in due],
+                max_papers=self._services.settings.digest_max_papers,
+                since=since,
+            )
+        return due, composed
 
     async def _deliver_due(
         self, chat: DueChat, digest: ComposedDigest, now: dt.datetime, report: DeliveryReport

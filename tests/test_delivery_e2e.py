@@ -146,3 +146,19 @@ async def test_a_chat_that_blocked_the_bot_is_marked_inactive_and_others_still_g
     async with app.bot_data.services.sessionmaker() as session:
         row = await get_chat(session=session, chat_id=BLOCKER)
     assert row is not None and row.active is False
+
+
+async def test_many_due_chats_are_served_in_one_tick_each_exactly_once(world, monkeypatch):
+    telegram, _, _, clock, app = world
+    monkeypatch.setattr("bot.delivery.DUE_BATCH", 7)
+    chats = range(9000, 9030)
+    for chat in chats:
+        await say(telegram, chat, "/subscribe moe")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    before = {chat: len(telegram.messages_to(chat)) for chat in chats}
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    await tick(telegram, app)
+    await tick(telegram, app)
+    for chat in chats:
+        [digest] = telegram.messages_to(chat)[before[chat] :]
+        assert "Awaker2.5-VL" in digest.plain
