@@ -10,6 +10,7 @@ bounds the visible text Telegram counts (tags vanish, entities shrink) from abov
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 import unicodedata
@@ -140,21 +141,29 @@ def render_digest_parts(
     if more_line:
         room -= _len(more_line) + len(_PARAGRAPH)
     blocks: list[tuple[str, tuple[str, ...]]] = [
-        (_fit_block(paper, f"{n}. ", paper.summary, room), (paper.id,))
+        (_block(paper, f"{n}. ", room), (paper.id,))
         for n, paper in enumerate(papers, 1)
     ]
     if more_line:
         blocks.append((more_line, ()))
-    texts, ids = [header], [list[str]()]
+    messages: list[list[str]] = [[header]]
+    ids: list[list[str]] = [[]]
+    # Lengths are added up rather than re-measured: UTF-16 lengths of joined strings add.
+    size, separator = _len(header), _len(_PARAGRAPH)
     for block, block_ids in blocks:
-        joined = texts[-1] + _PARAGRAPH + block
-        if _len(joined) <= MAX_MESSAGE_LENGTH:
-            texts[-1] = joined
+        block_size = _len(block)
+        if size + separator + block_size <= MAX_MESSAGE_LENGTH:
+            messages[-1].append(block)
+            size += separator + block_size
         else:
-            texts.append(block)
+            messages.append([block])
             ids.append([])
+            size = block_size
         ids[-1].extend(block_ids)
-    return [DigestPart(text, tuple(found)) for text, found in zip(texts, ids, strict=True)]
+    return [
+        DigestPart(_PARAGRAPH.join(blocks_), tuple(found))
+        for blocks_, found in zip(messages, ids, strict=True)
+    ]
 
 
 def render_card(paper: PaperView) -> str:
@@ -218,6 +227,21 @@ class _Block:
         if hashtags:
             lines.append(" ".join(hashtags))
         return "\n".join(lines)
+
+
+def _block(paper: PaperView, prefix: str, limit: int) -> str:
+    """The paper's block, shortened only if it would not fit in ``limit`` characters."""
+    # Nearly every block fits untouched; building it once per paper and position serves a
+    # whole broadcast, whatever room each chat's header leaves.
+    block = _full_block(paper, prefix)
+    if _len(block) <= limit:
+        return block
+    return _fit_block(paper, prefix, paper.summary, limit)
+
+
+@functools.lru_cache(maxsize=16384)
+def _full_block(paper: PaperView, prefix: str) -> str:
+    return _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH)
 
 
 def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
