@@ -141,8 +141,7 @@ def render_digest_parts(
     if more_line:
         room -= _len(more_line) + len(_PARAGRAPH)
     blocks: list[tuple[str, tuple[str, ...]]] = [
-        (_block(paper, f"{n}. ", room), (paper.id,))
-        for n, paper in enumerate(papers, 1)
+        (_block(paper, f"{n}. ", room), (paper.id,)) for n, paper in enumerate(papers, 1)
     ]
     if more_line:
         blocks.append((more_line, ()))
