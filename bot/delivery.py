@@ -154,18 +154,28 @@ class Deliverer:
             started = await digests.start_run(
                 session=session, chat_id=chat.chat_id, local_date=local_date, now=now
             )
-            if not started or not digest.papers:
-                # Already sent that day, or a day with nothing new: nothing goes out.
-                if started:
-                    await digests.finish_run(
-                        session=session,
-                        chat_id=chat.chat_id,
-                        local_date=local_date,
-                        status="empty",
-                        error=None,
-                        now=now,
+            if not started:
+                # Finished that day already: move on to the next. Otherwise someone else is
+                # sending it right now, and moving the chat on could lose their digest.
+                finished = await digests.run_status(
+                    session=session, chat_id=chat.chat_id, local_date=local_date
+                )
+                if finished != digests.RUN_SENDING:
+                    await chats.set_next_digest_at(
+                        session=session, chat_id=chat.chat_id, when=following
                     )
-                    report.empty += 1
+                return
+            if not digest.papers:
+                # A day with nothing new: nothing goes out.
+                await digests.finish_run(
+                    session=session,
+                    chat_id=chat.chat_id,
+                    local_date=local_date,
+                    status="empty",
+                    error=None,
+                    now=now,
+                )
+                report.empty += 1
                 await chats.set_next_digest_at(
                     session=session, chat_id=chat.chat_id, when=following
                 )

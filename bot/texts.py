@@ -400,3 +400,6 @@ def nothing_new(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
         "Новых статей по вашим темам пока нет — всё свежее вы уже получили.\n"
         f"Следующий дайджест придёт {_when(next_at, tz_name, now)}."
     )
+
+
+DIGEST_IN_PROGRESS = "Сегодняшний дайджест как раз отправляется — он придёт через минуту."

@@ -27,6 +27,9 @@ READY_STATUSES: Final[tuple[str, ...]] = ("done", "fallback")
 
 RUN_SENDING: Final[str] = "sending"
 RUN_DONE: Final[str] = "done"
+# How long a sender's claim on a chat's run holds before others may take it over. Longer than
+# any single digest takes to send (a few messages), short enough that a crash costs minutes.
+RUN_LEASE: Final = dt.timedelta(minutes=2)
 
 # SQLite allows at most 32,766 bound parameters per statement; stay far below it.
 _CHUNK: Final[int] = 500
@@ -284,14 +287,19 @@ async def record_deliveries(
 
 
 async def start_run(
-    *, session: AsyncSession, chat_id: int, local_date: dt.date, now: dt.datetime
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    now: dt.datetime,
+    lease: dt.timedelta = RUN_LEASE,
 ) -> bool:
     """Claim the chat's digest for its local day; False once that day's run has finished.
 
-    A run left "sending" by an interrupted attempt is resumed: its attempts grow. Any
-    finished run (done, empty, blocked, failed) ends the day, so nobody gets a second
-    digest the same local day. This never blocks a concurrent sender of the same run, so
-    callers must claim the chat itself first (see DESIGN §9).
+    A run left "sending" is a claim that holds for ``lease``: a concurrent sender (another
+    tick, /digest, another replica) gets False meanwhile, and once the lease has expired
+    (its sender died) the run is resumed and its attempts grow. Any finished run (done,
+    empty, blocked, failed) ends the day, so nobody gets a second digest that local day.
     """
     # INSERT ... ON CONFLICT DO NOTHING and a conditional UPDATE are each atomic, so two
     # racing replicas get neither an IntegrityError nor a second digest after "done".
@@ -312,6 +320,7 @@ async def start_run(
             DigestRun.chat_id == chat_id,
             DigestRun.local_date == local_date,
             DigestRun.status == RUN_SENDING,
+            DigestRun.started_at <= now - lease,
         )
         .values(
             status=RUN_SENDING,
@@ -359,3 +368,12 @@ async def set_next(*, session: AsyncSession, chat_id: int, when: dt.datetime) ->
 def _rowcount(result: object) -> int:
     # Result of a DML statement; typed loosely because Result does not declare rowcount.
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def run_status(*, session: AsyncSession, chat_id: int, local_date: dt.date) -> str | None:
+    """The status of the chat's run for that local day, or None when there is none."""
+    return await session.scalar(
+        select(DigestRun.status).where(
+            DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
+        )
+    )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.chats import get_chat
 from storage.digests import (
     READY_STATUSES,
+    RUN_LEASE,
     ComposedDigest,
     DueChat,
     compose,
@@ -380,9 +381,9 @@ async def runs(sessionmaker: Sessions) -> list[tuple[str, int, str | None]]:
         return [(status, attempts, error) for status, attempts, error in rows.all()]
 
 
-async def start(sessionmaker: Sessions, local_date: dt.date = DAY) -> bool:
+async def start(sessionmaker: Sessions, local_date: dt.date = DAY, now: dt.datetime = NOW) -> bool:
     async with sessionmaker() as session, session.begin():
-        return await start_run(session=session, chat_id=1, local_date=local_date, now=NOW)
+        return await start_run(session=session, chat_id=1, local_date=local_date, now=now)
 
 
 async def finish(sessionmaker: Sessions, status: str, error: str | None = None) -> None:
@@ -397,10 +398,13 @@ async def test_a_days_digest_runs_once_and_resumes_after_a_crash(sessionmaker: S
 
     assert await start(sessionmaker) is True
     assert await runs(sessionmaker) == [("sending", 1, None)]
-    # The process died while sending: the next tick picks the run up again.
-    assert await start(sessionmaker) is True
+    # Another sender meanwhile (a second tick, /digest, a replica) is refused.
+    assert await start(sessionmaker) is False
+    # The process died while sending: once its claim expires, a tick picks the run up.
+    later = NOW + RUN_LEASE
+    assert await start(sessionmaker, now=later) is True
     assert await runs(sessionmaker) == [("sending", 2, None)]
-    assert await start(sessionmaker) is True
+    assert await start(sessionmaker, now=later + RUN_LEASE) is True
     assert await runs(sessionmaker) == [("sending", 3, None)]
 
     await finish(sessionmaker, "done")
@@ -427,13 +431,14 @@ async def test_a_days_digest_runs_once_and_resumes_after_a_crash(sessionmaker: S
     assert await start(sessionmaker, DAY + dt.timedelta(days=1)) is True
 
 
-async def test_racing_starts_neither_fail_nor_reopen_a_done_run(sessionmaker: Sessions) -> None:
+async def test_of_two_racing_senders_exactly_one_gets_the_run(sessionmaker: Sessions) -> None:
     await add_chat(sessionmaker, 1)
 
-    assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [True, True]
-    assert await runs(sessionmaker) == [("sending", 2, None)]
+    results = await asyncio.gather(start(sessionmaker), start(sessionmaker))
+    assert sorted(results) == [False, True]
+    assert await runs(sessionmaker) == [("sending", 1, None)]
 
     await finish(sessionmaker, "done")
 
     assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [False, False]
-    assert await runs(sessionmaker) == [("done", 2, None)]
+    assert await runs(sessionmaker) == [("done", 1, None)]

@@ -39,9 +39,18 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         await message.reply_html(texts.nothing_new(following, chat.timezone, now))
         return
     today = now.astimezone(zone(chat.timezone)).date()
+    async with ctx.session() as session, session.begin():
+        claimed = await digests.start_run(
+            session=session, chat_id=chat.id, local_date=today, now=now
+        )
+        status = await digests.run_status(session=session, chat_id=chat.id, local_date=today)
+    if not claimed and status == digests.RUN_SENDING:
+        # The scheduled digest is going out this very moment.
+        await message.reply_html(texts.DIGEST_IN_PROGRESS)
+        return
     await Deliverer(services, ctx.bot).send(chat.id, tags, composed, today)
     async with ctx.session() as session, session.begin():
-        if await digests.start_run(session=session, chat_id=chat.id, local_date=today, now=now):
+        if claimed:
             await digests.finish_run(
                 session=session,
                 chat_id=chat.id,
