@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine  # noqa: E402
 
+from bot.delivery import view as paper_view  # noqa: E402
 from content.render import PaperView, render_digest  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, dialect_name, upgrade_async  # noqa: E402
@@ -155,19 +156,7 @@ async def load(sessionmaker: Sessions) -> None:
 
 
 def view(digest: ComposedDigest) -> list[PaperView]:
-    return [
-        PaperView(
-            id=paper.id,
-            title=paper.title_ru or paper.title,
-            summary=paper.summary_ru or "",
-            url=paper.url,
-            code_url=paper.code_url,
-            project_url=paper.project_url,
-            upvotes=paper.upvotes,
-            tags=paper.tags,
-        )
-        for paper in digest.papers
-    ]
+    return [paper_view(paper) for paper in digest.papers]
 
 
 async def broadcast(db: str, sessionmaker: Sessions) -> None:
