@@ -17,7 +17,6 @@ from typing import Final, TypeVar
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.chats import set_next_digest_at
 from storage.db import insert_ignoring_conflicts
 from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
@@ -358,11 +357,6 @@ async def finish_run(
         .where(DigestRun.chat_id == chat_id, DigestRun.local_date == local_date)
         .values(status=status, error=error, finished_at=now)
     )
-
-
-async def set_next(*, session: AsyncSession, chat_id: int, when: dt.datetime) -> None:
-    """Schedule the chat's next digest at this aware moment."""
-    await set_next_digest_at(session=session, chat_id=chat_id, when=when)
 
 
 def _rowcount(result: object) -> int:

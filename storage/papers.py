@@ -202,14 +202,6 @@ async def expire_failed(*, session: AsyncSession, before: dt.datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def get_papers(*, session: AsyncSession, paper_ids: Sequence[str]) -> list[Paper]:
-    """Rows for these ids, in no particular order."""
-    found: list[Paper] = []
-    for chunk in _chunks(paper_ids):
-        found.extend(await session.scalars(select(Paper).where(Paper.id.in_(chunk))))
-    return found
-
-
 async def by_tag(
     *, session: AsyncSession, tag: str, listed_on: dt.date | None = None, limit: int = 50
 ) -> list[Paper]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.chats import get_chat
+from storage.chats import get_chat, set_next_digest_at
 from storage.digests import (
     READY_STATUSES,
     RUN_LEASE,
@@ -21,7 +21,6 @@ from storage.digests import (
     finish_run,
     record_deliveries,
     run_attempts,
-    set_next,
     start_run,
 )
 from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
@@ -162,7 +161,7 @@ async def test_set_next_moves_a_chat_out_of_the_due_list(sessionmaker: Sessions)
     tomorrow = NOW + dt.timedelta(days=1)
 
     async with sessionmaker() as session, session.begin():
-        await set_next(session=session, chat_id=1, when=tomorrow)
+        await set_next_digest_at(session=session, chat_id=1, when=tomorrow)
 
     async with sessionmaker() as session:
         assert await due_chats(session=session, now=NOW) == []
