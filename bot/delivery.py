@@ -182,7 +182,9 @@ class Deliverer:
                 return
         status, error = "done", None
         try:
-            report.messages += await self.send(chat.chat_id, chat.tags, digest, local_date)
+            # Not "report.messages += await ...": that reads the counter before the await.
+            sent = await self.send(chat.chat_id, chat.tags, digest, local_date)
+            report.messages += sent
             report.sent_chats += 1
         except ChatGone as exc:
             status, error = "blocked", str(exc)

@@ -6,8 +6,20 @@ import enum
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram._utils.types import JSONDict
 from telegram.ext import AIORateLimiter, BaseRateLimiter
+
+# Telegram allows about 30 messages a second overall. Sending at exactly the limit leaves no
+# room for the jitter between our clock and theirs, and every 429 stalls the broadcast for
+# its retry_after; a little under the limit costs 3% of speed and avoids nearly all of them.
+BROADCAST_PER_SECOND = 29.0
+# About one message a second to the same private chat, with a short burst, so a digest of a
+# few parts arrives at once and a longer one is paced instead of answered with 429.
+CHAT_BURST = 3
+CHAT_PER_SECOND = 1.0
+# Idle per-chat limiters are dropped once there are this many (a broadcast touches thousands).
+_MAX_CHAT_LIMITERS = 1024
 
 
 class SendKind(enum.StrEnum):
@@ -21,14 +33,17 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
 
     Telegram's overall limit is about bulk notifications; a reply to a person who just
     wrote must not wait behind thousands of queued digest messages. Both paths keep the
-    per-group limit and honour RetryAfter.
+    per-group limit and honour RetryAfter; bulk sends to one private chat are also paced.
     """
 
-    def __init__(self, *, broadcast_per_second: float = 30, max_retries: int = 3) -> None:
+    def __init__(
+        self, *, broadcast_per_second: float = BROADCAST_PER_SECOND, max_retries: int = 3
+    ) -> None:
         self._replies = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
         self._broadcast = AIORateLimiter(
             overall_max_rate=broadcast_per_second, max_retries=max_retries
         )
+        self._chats: dict[int, AsyncLimiter] = {}
 
     async def initialize(self) -> None:
         """Initialise both limiters."""
@@ -50,5 +65,23 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
         rate_limit_args: SendKind | None,
     ) -> bool | JSONDict | list[JSONDict]:
         """Route the request through the limiter for its kind."""
-        limiter = self._broadcast if rate_limit_args is SendKind.BROADCAST else self._replies
-        return await limiter.process_request(callback, args, kwargs, endpoint, data, None)
+        if rate_limit_args is not SendKind.BROADCAST:
+            return await self._replies.process_request(callback, args, kwargs, endpoint, data, None)
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and chat_id > 0:
+            # AIORateLimiter paces groups (negative ids) only; private chats are paced here.
+            async with self._chat_limiter(chat_id):
+                pass
+        return await self._broadcast.process_request(callback, args, kwargs, endpoint, data, None)
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            if len(self._chats) >= _MAX_CHAT_LIMITERS:
+                # A limiter back at full capacity remembers nothing worth keeping.
+                for key, idle in list(self._chats.items()):
+                    if idle.has_capacity(CHAT_BURST):
+                        del self._chats[key]
+            limiter = AsyncLimiter(CHAT_BURST, CHAT_BURST / CHAT_PER_SECOND)
+            self._chats[chat_id] = limiter
+        return limiter

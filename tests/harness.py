@@ -10,6 +10,7 @@ from typing import Any
 from telegram import Update
 
 from bot.app import DigestApp, build_application
+from bot.jobs import delivery_job
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 
@@ -25,6 +26,26 @@ def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def tick(app: DigestApp) -> None:
+    """One delivery tick: the scheduled job's callback, run through PTB's Job and awaited."""
+    assert app.job_queue is not None
+    job = app.job_queue.run_once(delivery_job, when=dt.timedelta(days=1))
+    try:
+        await job.run(app)
+    finally:
+        job.schedule_removal()
 
 
 @asynccontextmanager

@@ -13,28 +13,17 @@ from typing import Any
 import pytest
 
 from bot.app import DigestApp
-from bot.jobs import delivery_job
 from content.models import Source
 from storage.chats import get_chat
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import FakeSources
 from tests.fake_telegram import FakeTelegram
-from tests.harness import TOKEN, make_settings, running_bot
+from tests.harness import TOKEN, Clock, make_settings, running_bot, tick
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
 DAY = dt.date(2024, 12, 19)
 MLLM_PAPERS = {"2412.13871", "2412.09585", "2411.15296", "2411.10442", "2411.10669", "2411.02359"}
 READER, GAMER, BLOCKER = 501, 502, 503
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -55,16 +44,6 @@ async def say(telegram: FakeTelegram, chat_id: int, text: str) -> str:
     return (await telegram.wait_for_messages(chat_id, before + 1))[before].plain
 
 
-async def tick(telegram: FakeTelegram, app: DigestApp) -> None:
-    """One delivery tick: the scheduled job's callback, run through PTB's Job and awaited."""
-    assert app.job_queue is not None
-    job = app.job_queue.run_once(delivery_job, when=dt.timedelta(days=1))
-    try:
-        await job.run(app)
-    finally:
-        job.schedule_removal()
-
-
 async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world):
     telegram, sources, _, clock, app = world
     await say(telegram, READER, "/subscribe mllm")
@@ -75,11 +54,11 @@ async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world
     before = {chat: len(telegram.messages_to(chat)) for chat in (READER, GAMER)}
 
     clock.now = dt.datetime(2024, 12, 19, 5, 56, tzinfo=dt.UTC)  # 08:56: not yet
-    await tick(telegram, app)
+    await tick(app)
     assert len(telegram.messages_to(READER)) == before[READER]
 
     clock.now = dt.datetime(2024, 12, 19, 5, 57, 5, tzinfo=dt.UTC)  # 08:57 in Moscow
-    await tick(telegram, app)
+    await tick(app)
     digest = telegram.messages_to(READER)[before[READER] :]
     assert digest, "the reader got no digest"
     text = "\n".join(m.plain for m in digest)
@@ -93,7 +72,7 @@ async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world
     assert len(telegram.messages_to(GAMER)) == before[GAMER]
 
     # A second tick in the same minute sends nothing more.
-    await tick(telegram, app)
+    await tick(app)
     assert len(telegram.messages_to(READER)) == before[READER] + len(digest)
 
     reply = await say(telegram, READER, "/digest")
@@ -110,7 +89,7 @@ async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world
     await app.bot_data.services.ingestor.run([DAY + dt.timedelta(days=1)], [Source.HF])
     count = len(telegram.messages_to(READER))
     clock.now = dt.datetime(2024, 12, 20, 5, 57, 5, tzinfo=dt.UTC)
-    await tick(telegram, app)
+    await tick(app)
     [next_day] = telegram.messages_to(READER)[count:]
     assert "Дайджест на 20 декабря" in next_day.plain and "1 статья" in next_day.plain
     assert "A New Multimodal Large Language Model for Charts" in next_day.plain
@@ -126,7 +105,7 @@ async def test_digest_now_counts_as_todays_delivery(world):
     assert "Дайджест на 19 декабря" in messages[count].plain
 
     clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)  # 09:00 in Moscow
-    await tick(telegram, app)
+    await tick(app)
     assert len(telegram.messages_to(READER)) == count + 1
 
 
@@ -138,7 +117,7 @@ async def test_a_chat_that_blocked_the_bot_is_marked_inactive_and_others_still_g
     telegram.block_chat(BLOCKER)
     count = len(telegram.messages_to(READER))
     clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
-    await tick(telegram, app)
+    await tick(app)
     assert len(telegram.messages_to(READER)) > count
     blocked_sends = [
         call for call in telegram.calls("sendMessage") if call.params.get("chat_id") == BLOCKER
@@ -159,8 +138,8 @@ async def test_many_due_chats_get_one_digest_each_even_from_overlapping_ticks(wo
     before = {chat: len(telegram.messages_to(chat)) for chat in chats}
     clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
     # Two senders at once (a slow tick and the next one, or /digest) must not double up.
-    await asyncio.gather(tick(telegram, app), tick(telegram, app))
-    await tick(telegram, app)
+    await asyncio.gather(tick(app), tick(app))
+    await tick(app)
     for chat in chats:
         [digest] = telegram.messages_to(chat)[before[chat] :]
         assert "Awaker2.5-VL" in digest.plain

@@ -1,0 +1,118 @@
+"""A morning broadcast to many chats: seeding them, and counting what each one received.
+
+Shared by the broadcast and crash tests and by ``benchmarks/delivery.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import chats, subscriptions
+from storage.models import Paper
+from storage.papers import tags_of
+from tests.fake_telegram import FakeTelegram
+
+# Tag sets of the seed day (tests/fixtures/hf_daily_2024-12-19.json) that match papers.
+TAG_SETS: tuple[tuple[str, ...], ...] = (("mllm",), ("moe",), ("benchmark", "mllm"), ("agents",))
+_PAPER_LINK = re.compile(r'href="https://(?:huggingface\.co/papers|arxiv\.org/abs)/([^"/?#]+)"')
+
+
+def tag_set_of(chat_id: int) -> tuple[str, ...]:
+    """The tags a seeded chat follows: the seed tag sets in turn."""
+    return TAG_SETS[chat_id % len(TAG_SETS)]
+
+
+async def seed_due_chats(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    chat_ids: Iterable[int],
+    *,
+    due_at: dt.datetime,
+    timezone: str = "Europe/Moscow",
+    digest_time: dt.time = dt.time(9, 0),
+) -> None:
+    """Private chats that subscribed earlier and whose digest falls due at ``due_at``."""
+    async with sessionmaker() as session, session.begin():
+        for chat_id in chat_ids:
+            await chats.ensure_chat(
+                session=session,
+                chat_id=chat_id,
+                chat_type="private",
+                language="ru",
+                timezone=timezone,
+                digest_time=digest_time,
+            )
+            await subscriptions.add_tags(
+                session=session, chat_id=chat_id, tags=tag_set_of(chat_id), limit=50
+            )
+            await chats.set_next_digest_at(session=session, chat_id=chat_id, when=due_at)
+
+
+async def papers_by_tag_set(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> dict[tuple[str, ...], set[str]]:
+    """Which of the stored papers each seed tag set should receive."""
+    async with sessionmaker() as session:
+        paper_ids = list(await session.scalars(select(Paper.id)))
+        tags = await tags_of(session=session, paper_ids=paper_ids)
+    return {
+        tag_set: {pid for pid, its in tags.items() if set(its) & set(tag_set)}
+        for tag_set in TAG_SETS
+    }
+
+
+def papers_received(fake: FakeTelegram, chat_id: int) -> Counter[str]:
+    """How many times each paper reached the chat, read from the links in its messages."""
+    messages = fake.messages_to(chat_id)
+    return Counter(found for message in messages for found in _PAPER_LINK.findall(message.text))
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What a broadcast delivered, against what it owed."""
+
+    chats: int
+    complete: int  # chats that received every paper owed
+    lost: int  # papers owed but never received
+    repeated: int  # extra copies of papers received more than once
+    messages: int
+    too_many_requests: int
+
+    def line(self) -> str:
+        """One line for assertion messages."""
+        return (
+            f"{self.complete}/{self.chats} chats complete, {self.lost} papers lost, "
+            f"{self.repeated} repeated, {self.messages} messages, "
+            f"{self.too_many_requests} answered 429"
+        )
+
+
+def tally(
+    fake: FakeTelegram, chat_ids: Iterable[int], owed: Mapping[tuple[str, ...], set[str]]
+) -> Tally:
+    """Count, chat by chat, papers lost and repeated in the fake's record of messages."""
+    ids = list(chat_ids)
+    complete = lost = repeated = 0
+    for chat_id in ids:
+        got = papers_received(fake, chat_id)
+        want = owed[tag_set_of(chat_id)]
+        missing = len(want - set(got))
+        lost += missing
+        repeated += sum(count - 1 for count in got.values())
+        complete += missing == 0
+    wanted = set(ids)
+    sends = [call for call in fake.calls("sendMessage") if call.params.get("chat_id") in wanted]
+    return Tally(
+        chats=len(ids),
+        complete=complete,
+        lost=lost,
+        repeated=repeated,
+        messages=sum(call.ok for call in sends),
+        too_many_requests=sum(call.status == 429 for call in sends),
+    )
