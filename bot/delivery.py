@@ -152,7 +152,11 @@ class Deliverer:
         following = next_digest_at(now, zone(chat.timezone), chat.digest_time)
         async with self._services.sessionmaker() as session, session.begin():
             started = await digests.start_run(
-                session=session, chat_id=chat.chat_id, local_date=local_date, now=now
+                session=session,
+                chat_id=chat.chat_id,
+                local_date=local_date,
+                now=now,
+                lease=self._services.settings.delivery_lease,
             )
             if not started:
                 # Finished that day already: move on to the next. Otherwise someone else is

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     digest_max_papers: int = Field(default=15, ge=1, le=50)
     max_subscriptions: int = Field(default=50, ge=1, le=500)
     admin_ids: IntList = Field(default_factory=list)
+    # How long a sender's claim on a chat's digest holds; after a crash, the digests that were
+    # being sent resume once it expires. Longer than sending one digest ever takes.
+    delivery_lease: dt.timedelta = Field(default=dt.timedelta(minutes=2), gt=dt.timedelta(0))
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

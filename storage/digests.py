@@ -26,10 +26,6 @@ READY_STATUSES: Final[tuple[str, ...]] = ("done", "fallback")
 
 RUN_SENDING: Final[str] = "sending"
 RUN_DONE: Final[str] = "done"
-# How long a sender's claim on a chat's run holds before others may take it over. Longer than
-# any single digest takes to send (a few messages), short enough that a crash costs minutes.
-RUN_LEASE: Final = dt.timedelta(minutes=2)
-
 # SQLite allows at most 32,766 bound parameters per statement; stay far below it.
 _CHUNK: Final[int] = 500
 
@@ -291,7 +287,7 @@ async def start_run(
     chat_id: int,
     local_date: dt.date,
     now: dt.datetime,
-    lease: dt.timedelta = RUN_LEASE,
+    lease: dt.timedelta,
 ) -> bool:
     """Claim the chat's digest for its local day; False once that day's run has finished.
 

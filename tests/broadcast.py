@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import chats, subscriptions
 from storage.models import Paper
 from storage.papers import tags_of
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, SentMessage
 
 # Tag sets of the seed day (tests/fixtures/hf_daily_2024-12-19.json) that match papers.
 TAG_SETS: tuple[tuple[str, ...], ...] = (("mllm",), ("moe",), ("benchmark", "mllm"), ("agents",))
@@ -67,10 +67,14 @@ async def papers_by_tag_set(
     }
 
 
+def papers_in(message: SentMessage) -> list[str]:
+    """The papers a digest message carries, read from its links."""
+    return _PAPER_LINK.findall(message.text)
+
+
 def papers_received(fake: FakeTelegram, chat_id: int) -> Counter[str]:
-    """How many times each paper reached the chat, read from the links in its messages."""
-    messages = fake.messages_to(chat_id)
-    return Counter(found for message in messages for found in _PAPER_LINK.findall(message.text))
+    """How many times each paper reached the chat."""
+    return Counter(paper for message in fake.messages_to(chat_id) for paper in papers_in(message))
 
 
 @dataclass(frozen=True, slots=True)

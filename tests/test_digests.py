@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.chats import get_chat, set_next_digest_at
 from storage.digests import (
     READY_STATUSES,
-    RUN_LEASE,
     ComposedDigest,
     DueChat,
     compose,
@@ -29,6 +28,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 NOW = dt.datetime(2024, 12, 20, 6, 0, tzinfo=dt.UTC)
 DAY = dt.date(2024, 12, 19)
+RUN_LEASE = dt.timedelta(minutes=2)
 NINE = dt.time(9, 0)
 
 
@@ -382,7 +382,9 @@ async def runs(sessionmaker: Sessions) -> list[tuple[str, int, str | None]]:
 
 async def start(sessionmaker: Sessions, local_date: dt.date = DAY, now: dt.datetime = NOW) -> bool:
     async with sessionmaker() as session, session.begin():
-        return await start_run(session=session, chat_id=1, local_date=local_date, now=now)
+        return await start_run(
+            session=session, chat_id=1, local_date=local_date, now=now, lease=RUN_LEASE
+        )
 
 
 async def finish(sessionmaker: Sessions, status: str, error: str | None = None) -> None:

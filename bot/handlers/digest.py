@@ -41,7 +41,11 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
     today = now.astimezone(zone(chat.timezone)).date()
     async with ctx.session() as session, session.begin():
         claimed = await digests.start_run(
-            session=session, chat_id=chat.id, local_date=today, now=now
+            session=session,
+            chat_id=chat.id,
+            local_date=today,
+            now=now,
+            lease=ctx.settings.delivery_lease,
         )
         status = await digests.run_status(session=session, chat_id=chat.id, local_date=today)
     if not claimed and status == digests.RUN_SENDING:
