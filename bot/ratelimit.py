@@ -15,9 +15,10 @@ from telegram.ext import AIORateLimiter, BaseRateLimiter
 # its retry_after; a little under the limit costs 3% of speed and avoids nearly all of them.
 BROADCAST_PER_SECOND = 29.0
 # About one message a second to the same private chat, with a short burst, so a digest of a
-# few parts arrives at once and a longer one is paced instead of answered with 429.
+# few parts arrives at once and a longer one is paced instead of answered with 429 (again a
+# little under the limit, for the same jitter).
 CHAT_BURST = 3
-CHAT_PER_SECOND = 1.0
+CHAT_PER_SECOND = 0.9
 # Idle per-chat limiters are dropped once there are this many (a broadcast touches thousands).
 _MAX_CHAT_LIMITERS = 1024
 

@@ -9,15 +9,17 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.app import DigestApp
 from content.models import Source
 from storage.chats import get_chat
+from tests.broadcast import papers_in
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import FakeSources
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, RateLimit
 from tests.harness import TOKEN, Clock, make_settings, running_bot, tick
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
@@ -143,3 +145,114 @@ async def test_many_due_chats_get_one_digest_each_even_from_overlapping_ticks(wo
     for chat in chats:
         [digest] = telegram.messages_to(chat)[before[chat] :]
         assert "Awaker2.5-VL" in digest.plain
+
+
+HOSTILE_TITLE = 'Multimodal <script>alert("x")</script> & <b>MLLM</b> "quoted" <i <a href=x> #{n}'
+HOSTILE_ABSTRACT = (
+    'We study multimodal large language models <img src=x onerror="alert(1)"> & friends; '
+    "a < b && c > d, </code> &amp; &lt;tag&gt; &#0; &nbsp; <tg-spoiler>. "
+) * 22  # about 3,000 characters
+
+
+def hostile_day(count: int) -> list[dict[str, Any]]:
+    """A day of papers whose every text field is hostile to HTML, in HF's response format."""
+    items: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))
+    papers = []
+    for n in range(count):
+        item = copy.deepcopy(items[0])
+        item["paper"]["id"] = f"2412.{30000 + n}"
+        item["paper"]["title"] = item["title"] = HOSTILE_TITLE.format(n=n)
+        item["paper"]["summary"] = item["summary"] = HOSTILE_ABSTRACT
+        item["paper"]["upvotes"] = count - n
+        papers.append(item)
+    return papers
+
+
+async def test_forty_hostile_papers_arrive_as_valid_html_within_the_length_limit(db_url: str):
+    clock = Clock(dt.datetime(2024, 12, 19, 5, 50, tzinfo=dt.UTC))
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[DAY] = hostile_day(40)
+        settings = make_settings(
+            telegram,
+            db_url,
+            hf_api_url=sources.hf_url,
+            llm_base_url=llm.url,
+            digest_max_papers=50,
+        )
+        # Some summaries come back from the LLM just as hostile as the titles.
+        answer = {
+            "title_ru": 'Модель <script>x</script> & "кавычки" <',
+            "summary_ru": "Авторы сравнивают a < b & c > d в <b>мультимодальных</b> моделях. " * 8,
+            "tags": ["mllm", "<script>"],
+        }
+        llm.respond_next(json.dumps(answer, ensure_ascii=False), times=10)
+        async with running_bot(settings, clock=clock) as app:
+            await say(telegram, READER, "/subscribe mllm")
+            await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+            count = len(telegram.messages_to(READER))
+            telegram.rate_limit = RateLimit()
+
+            clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+            await tick(app)
+
+    digest = telegram.messages_to(READER)[count:]
+    refused = [c for c in telegram.calls("sendMessage") if c.response and not c.ok]
+    assert refused == []
+    assert len(digest) > 1
+    assert all(len(m.plain) <= 4096 and m.parse_mode == "HTML" for m in digest)
+    text = "\n".join(m.plain for m in digest)
+    assert text.startswith("☀️ Дайджест на 19 декабря · #mllm · 40 статей")
+    # Markup in what the LLM wrote is dropped; every other character arrives as it was.
+    assert text.count('Обзор: Multimodal & MLLM "quoted" <i #') == 30
+    assert text.count('Модель & "кавычки" <') == 10
+    assert "a < b & c > d" in text and "<script>" not in text
+    assert len({p for m in digest for p in papers_in(m)}) == 40
+
+
+async def test_each_zone_gets_its_digest_at_its_own_nine_across_the_new_york_dst_change(db_url):
+    # New York leaves daylight saving time at 02:00 on 3 November 2024: its 09:00 moves from
+    # 13:00 to 14:00 UTC. Moscow (UTC+3) and Vladivostok (UTC+10) keep their offsets.
+    zones = {601: "Europe/Moscow", 602: "Asia/Vladivostok", 603: "America/New_York"}
+    clock = Clock(dt.datetime(2024, 10, 31, 12, 0, tzinfo=dt.UTC))
+    days = [dt.date(2024, 11, d) for d in range(1, 6)]
+    item = json.loads(FIXTURE.read_text("utf-8"))[0]
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        for n, day in enumerate(days):
+            fresh = copy.deepcopy(item)
+            fresh["paper"]["id"] = f"2411.{40000 + n}"
+            fresh["paper"]["title"] = f"Multimodal Large Language Model, part {n}"
+            sources.hf_days[day] = [fresh]
+        settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url)
+        async with running_bot(settings, clock=clock) as app:
+            for chat, name in zones.items():
+                await say(telegram, chat, "/subscribe mllm")
+                assert name in await say(telegram, chat, f"/timezone {name}")
+            counts = {chat: len(telegram.messages_to(chat)) for chat in zones}
+            received: dict[int, list[tuple[dt.datetime, str]]] = {chat: [] for chat in zones}
+
+            # Every quarter of an hour for five days; each day's papers are listed the
+            # evening before (UTC), ahead of the earliest 09:00 (Vladivostok's, 23:00 UTC).
+            clock.now = dt.datetime(2024, 10, 31, 21, 0, tzinfo=dt.UTC)
+            while clock.now < dt.datetime(2024, 11, 5, 0, 0, tzinfo=dt.UTC):
+                if clock.now.time() == dt.time(22, 0):
+                    day = clock.now.date() + dt.timedelta(days=1)
+                    if day in sources.hf_days:
+                        await app.bot_data.services.ingestor.run([day], [Source.HF])
+                await tick(app)
+                for chat in zones:
+                    new = telegram.messages_to(chat)[counts[chat] :]
+                    received[chat] += [(clock.now, m.plain) for m in new]
+                    counts[chat] += len(new)
+                clock.now += dt.timedelta(minutes=15)
+
+    for chat, name in zones.items():
+        local = [(at.astimezone(ZoneInfo(name)), text) for at, text in received[chat]]
+        assert [at.time() for at, _ in local] == [dt.time(9, 0)] * len(local), local
+        delivered_days = [at.date() for at, _ in local]
+        assert delivered_days == sorted(set(delivered_days)), "one digest per local day"
+        for at, text in local:
+            assert text.startswith(f"☀️ Дайджест на {at.day} ноября · #mllm · 1 статья")
+    new_york = [at for at, _ in received[603]]
+    assert [at.hour for at in new_york] == [13, 13, 14, 14]  # 1-2 Nov EDT, then EST
+    # Vladivostok's 5 November begins before the five days end in UTC.
+    assert [len(received[chat]) for chat in zones] == [4, 5, 4]
