@@ -163,7 +163,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
     tag_sets: set[tuple[str, ...]] = set()
     rendered: set[tuple[tuple[str, ...], int]] = set()
     chats = with_digest = messages = batches = 0
-    compose_s = render_s = advance_s = 0.0
+    due_s = compose_s = render_s = advance_s = 0.0
     started = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -171,6 +171,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
             due = await due_chats(session=session, now=NOW, limit=BATCH)
             if not due:
                 break
+            due_s += time.perf_counter() - t0
             since = await default_since(session=session)
             assert since is not None
             digests = await compose(
@@ -213,6 +214,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
     emit(db, "distinct_tag_sets", len(tag_sets), "sets")
     emit(db, "distinct_digests", len(rendered), "digests", messages=messages)
     emit(db, "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest)
+    emit(db, "due_chats_seconds", due_s, "s")
     emit(db, "compose_seconds", compose_s, "s", note="due_chats + compose")
     emit(db, "render_seconds", render_s, "s")
     emit(db, "advance_seconds", advance_s, "s", note="next_digest_at moved, commit")

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -84,13 +85,16 @@ class Chat(Base):
     """A Telegram chat (private or group) that receives digests."""
 
     __tablename__ = "chats"
+    # Due chats are read oldest first, ties by id: the index serves that order directly, so
+    # each batch of a broadcast reads its rows instead of sorting every due chat.
+    __table_args__ = (Index("ix_chats_due", "next_digest_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str] = mapped_column(String(64))
     digest_time: Mapped[dt.time] = mapped_column(Time)
-    next_digest_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_digest_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
