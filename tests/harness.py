@@ -14,6 +14,10 @@ from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+LLM_API_KEY = "sk-test-secret-key"
+WEBHOOK_SECRET = "webhook-secret_9f8e7d6c5b4a"
+# Every secret the tests hand to the bot: tests/conftest.py fails the run if a log line has one.
+SECRETS = (TOKEN, TOKEN.split(":", 1)[1], LLM_API_KEY, "sk-test-7f3a9c1e5b2d", WEBHOOK_SECRET)
 
 
 def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings:
