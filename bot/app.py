@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
@@ -13,6 +13,8 @@ from bot import handlers, jobs
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
 from bot.ingest import Ingestor
+from bot.metrics import Metrics
+from bot.monitoring import Health, MonitoringServer, check_health
 from bot.ratelimit import ReplyFirstRateLimiter, SendKind
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
@@ -43,11 +45,15 @@ def build_application(
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     clock = clock or utcnow
+    metrics = Metrics()
+    ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock)
+    metrics.track_llm(ingestor.summarizer)
     services = Services(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        ingestor=Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock),
+        ingestor=ingestor,
+        metrics=metrics,
         clock=clock,
     )
     app: DigestApp = (
@@ -56,7 +62,7 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
-        .rate_limiter(ReplyFirstRateLimiter())
+        .rate_limiter(ReplyFirstRateLimiter(metrics=metrics))
         .concurrent_updates(ChatOrderedUpdateProcessor(_MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -72,10 +78,31 @@ async def _post_init(app: DigestApp) -> None:
     commands = handlers.bot_commands()
     await app.bot.set_my_commands(commands)
     await app.bot.set_my_commands(commands, language_code="ru")
+    settings = app.bot_data.services.settings
+    if settings.metrics_port is not None:
+        monitoring = MonitoringServer(
+            metrics=app.bot_data.services.metrics,
+            check=lambda: _health(app),
+            listen=settings.metrics_listen,
+            port=settings.metrics_port,
+        )
+        await monitoring.start()
+        app.bot_data.monitoring = monitoring
     log.info("bot @%s is up", app.bot.username)
+
+
+def _health(app: DigestApp) -> Awaitable[Health]:
+    services = app.bot_data.services
+    scheduler = app.job_queue.scheduler if app.job_queue is not None else None
+    return check_health(
+        services.engine, services.metrics, lambda: bool(scheduler and scheduler.running)
+    )
 
 
 async def _post_shutdown(app: DigestApp) -> None:
     services = app.bot_data.services
+    if app.bot_data.monitoring is not None:
+        await app.bot_data.monitoring.stop()
+        app.bot_data.monitoring = None
     await services.ingestor.aclose()
     await services.engine.dispose()

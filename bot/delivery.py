@@ -184,6 +184,7 @@ class Deliverer:
         try:
             report.messages += await self.send(chat.chat_id, chat.tags, digest, local_date)
             report.sent_chats += 1
+            self._services.metrics.observe_lag(chat.next_digest_at, self._services.now())
         except ChatGone as exc:
             status, error = "blocked", str(exc)
             report.blocked += 1

@@ -7,7 +7,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram._utils.types import JSONDict
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
+
+from bot.metrics import Metrics
+
+# Bot API methods that put a new message into a chat.
+_MESSAGE_ENDPOINTS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage"}
+)
 
 
 class SendKind(enum.StrEnum):
@@ -24,7 +32,14 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
     per-group limit and honour RetryAfter.
     """
 
-    def __init__(self, *, broadcast_per_second: float = 30, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        broadcast_per_second: float = 30,
+        max_retries: int = 3,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._metrics = metrics
         self._replies = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
         self._broadcast = AIORateLimiter(
             overall_max_rate=broadcast_per_second, max_retries=max_retries
@@ -50,5 +65,28 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
         rate_limit_args: SendKind | None,
     ) -> bool | JSONDict | list[JSONDict]:
         """Route the request through the limiter for its kind."""
-        limiter = self._broadcast if rate_limit_args is SendKind.BROADCAST else self._replies
+        broadcast = rate_limit_args is SendKind.BROADCAST
+        limiter = self._broadcast if broadcast else self._replies
+        if self._metrics is not None:
+            callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
         return await limiter.process_request(callback, args, kwargs, endpoint, data, None)
+
+
+Request = Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]]
+
+
+def _counted(request: Request, metrics: Metrics, endpoint: str, *, broadcast: bool) -> Request:
+    """The request, counting accepted messages and every 429 (AIORateLimiter retries those)."""
+    kind = "broadcast" if broadcast else "reply"
+
+    async def call(*args: Any, **kwargs: Any) -> bool | JSONDict | list[JSONDict]:
+        try:
+            result = await request(*args, **kwargs)
+        except RetryAfter:
+            metrics.too_many_requests.inc()
+            raise
+        if endpoint in _MESSAGE_ENDPOINTS:
+            metrics.messages_sent.labels(kind).inc()
+        return result
+
+    return call

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
 
     log_level: str = "INFO"
-    metrics_port: int | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_listen: str = "0.0.0.0"  # a container's HEALTHCHECK and Prometheus reach it
 
     @field_validator("arxiv_categories", "admin_ids", "ingest_times", mode="before")
     @classmethod

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import BotCommand
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from bot.handlers import chat_settings, digest, fallback, start, subscriptions
+from bot.handlers import chat_settings, digest, fallback, observe, start, subscriptions
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -29,6 +36,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach all handlers and the error handler to the application."""
     only_new = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    # Group -1 sees every update first and lets it through to the handlers below.
+    app.add_handler(TypeHandler(Update, observe.count_update), group=-1)
     app.add_handler(CommandHandler("start", start.start, filters=only_new))
     app.add_handler(CommandHandler("help", start.help_command, filters=only_new))
     app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=only_new))
