@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
 
-from bot.app import DigestApp, build_application
+from bot.app import DigestApp, build_application, webhook_config
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 
@@ -31,19 +32,37 @@ def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings
     return Settings(_env_file=None, **values)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @asynccontextmanager
 async def running_bot(
     settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
 ) -> AsyncIterator[DigestApp]:
-    """Start polling like ``Application.run_polling`` does, and stop it the same way."""
+    """Start like ``bot.app.run`` (webhook with WEBHOOK_URL, else polling); stop the same way."""
     app = build_application(settings, clock=clock)
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
     assert app.updater is not None
-    await app.updater.start_polling(
-        poll_interval=0, timeout=dt.timedelta(seconds=1), allowed_updates=Update.ALL_TYPES
-    )
+    hook = webhook_config(settings)
+    if hook is None:
+        await app.updater.start_polling(
+            poll_interval=0, timeout=dt.timedelta(seconds=1), allowed_updates=Update.ALL_TYPES
+        )
+    else:
+        await app.updater.start_webhook(
+            listen=hook.listen,
+            port=hook.port,
+            url_path=hook.url_path,
+            webhook_url=hook.url,
+            secret_token=hook.secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
     await app.start()
     try:
         yield app
