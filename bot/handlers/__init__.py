@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import chat_settings, digest, fallback, observe, start, subscriptions
+from bot.handlers import admin, chat_settings, digest, fallback, observe, start, subscriptions
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -49,6 +49,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
     app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
+    # Not in COMMANDS: the menu is public, and to non-admins /stats is an unknown command.
+    app.add_handler(CommandHandler("stats", admin.stats, filters=only_new))
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & only_new, fallback.plain_text))
