@@ -69,7 +69,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     problems: list[str] = []
     if AUDIT.leaks:
-        problems.append(f"{len(AUDIT.leaks)} log lines contain a secret, e.g.: {AUDIT.leaks[0]}")
+        problems.append(f"{len(AUDIT.leaks)} log lines contain a secret:")
+        problems += AUDIT.leaks[:5]
     if session.testscollected >= 300 and AUDIT.seen < AUDIT_MIN_RECORDS:
         problems.append(f"the log audit saw only {AUDIT.seen} records: is it attached?")
     if reporter is not None:

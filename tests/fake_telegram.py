@@ -2222,6 +2222,9 @@ class FakeTelegram(FakeServer):
 def _brief(params: JSONDict) -> str:
     parts = []
     for key, value in params.items():
+        if key == "secret_token":
+            parts.append(f"{key}=***")  # Telegram does not log it either
+            continue
         text = repr(value) if isinstance(value, str) else _dumps(value)
         parts.append(f"{key}={text[:80]}…" if len(text) > 80 else f"{key}={text}")
     return ", ".join(parts)
