@@ -2,7 +2,7 @@
 
 100,000 chats follow 3 random tags each of the 51 in the taxonomy; one day lists 300 ready
 papers with 3 random tags each; 3% of the chats already received a few of their papers. The
-timed part streams the due chats in batches of 5,000 (due_chats, compose, then moving their
+timed part streams the due chats in batches of 5,000 (claim_due_chats, compose, then moving their
 next digest to tomorrow, as a broadcast does) and renders each distinct digest once.
 
 Each database runs in a child process of its own, so its peak RSS is its own: SQLite always,
@@ -38,7 +38,12 @@ from bot.delivery import view as paper_view  # noqa: E402
 from content.render import PaperView, render_digest  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, dialect_name, upgrade_async  # noqa: E402
-from storage.digests import ComposedDigest, compose, default_since, due_chats  # noqa: E402
+from storage.digests import (  # noqa: E402
+    ComposedDigest,
+    claim_due_chats,
+    compose,
+    default_since,
+)
 from storage.models import Chat, Delivery, Paper, PaperTag, Subscription  # noqa: E402
 
 SEED = 20241219
@@ -50,6 +55,7 @@ BATCH = 5000
 MAX_PAPERS = 15
 LOAD_CHUNK = 10_000
 UPDATE_CHUNK = 500
+LEASE = dt.timedelta(minutes=2)
 DAY = dt.date(2024, 12, 19)
 NOW = dt.datetime(2024, 12, 20, 6, 0, tzinfo=dt.UTC)
 TOMORROW = NOW + dt.timedelta(days=1)
@@ -168,7 +174,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
     while True:
         t0 = time.perf_counter()
         async with sessionmaker() as session, session.begin():
-            due = await due_chats(session=session, now=NOW, limit=BATCH)
+            due = await claim_due_chats(session=session, now=NOW, limit=BATCH, lease=LEASE)
             if not due:
                 break
             due_s += time.perf_counter() - t0
@@ -196,13 +202,14 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 messages += len(parts)
             t2 = time.perf_counter()
             render_s += t2 - t1
-            # What a broadcast does once a chat is served; due_chats then yields the next batch.
+            # What a broadcast does once a chat is served: the claim ends, the next digest is
+            # tomorrow's.
             ids = [chat.chat_id for chat in due]
             for start in range(0, len(ids), UPDATE_CHUNK):
                 await session.execute(
                     update(Chat)
                     .where(Chat.id.in_(ids[start : start + UPDATE_CHUNK]))
-                    .values(next_digest_at=TOMORROW)
+                    .values(next_digest_at=TOMORROW, claimed_until=None)
                 )
         advance_s += time.perf_counter() - t2
         chats += len(due)
@@ -214,8 +221,8 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
     emit(db, "distinct_tag_sets", len(tag_sets), "sets")
     emit(db, "distinct_digests", len(rendered), "digests", messages=messages)
     emit(db, "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest)
-    emit(db, "due_chats_seconds", due_s, "s")
-    emit(db, "compose_seconds", compose_s, "s", note="due_chats + compose")
+    emit(db, "claim_seconds", due_s, "s", note="claim_due_chats")
+    emit(db, "compose_seconds", compose_s, "s", note="claim_due_chats + compose")
     emit(db, "render_seconds", render_s, "s")
     emit(db, "advance_seconds", advance_s, "s", note="next_digest_at moved, commit")
 

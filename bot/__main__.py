@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import MissingTokenError, build_application
+from bot.app import MissingTokenError, build_application, run
 from bot.context import utcnow
 from bot.ingest import Ingestor, IngestReport, Progress, days_to_cover
 from bot.logs import setup_logging
@@ -39,8 +38,10 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digest-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the bot (polling); migrates the database first")
-    run.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
+    run_cmd = sub.add_parser(
+        "run", help="run the bot (webhook with WEBHOOK_URL, else polling); migrates first"
+    )
+    run_cmd.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
     ingest = sub.add_parser("ingest", help="fetch, tag and summarise papers now")
     ingest.add_argument(
         "--date", type=dt.date.fromisoformat, help="YYYY-MM-DD (default: today and yesterday, UTC)"
@@ -86,11 +87,14 @@ def _run(settings: Settings, *, migrate: bool) -> None:
     except MissingTokenError:
         raise CliError(NO_TOKEN) from None
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        run(app)
     except InvalidToken:
         raise CliError("error: Telegram rejected BOT_TOKEN; check it with @BotFather") from None
     except NetworkError as exc:
         raise CliError(f"error: cannot reach the Telegram Bot API: {exc.message}") from None
+    except OSError as exc:
+        # Most likely WEBHOOK_PORT or METRICS_PORT is taken.
+        raise CliError(f"error: cannot listen: {exc.strerror or exc}") from None
 
 
 def _sources(choice: str) -> list[Source]:

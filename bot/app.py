@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
 
 from bot import handlers, jobs
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
 from bot.ingest import Ingestor
+from bot.metrics import Metrics
+from bot.monitoring import Health, MonitoringServer, check_health
 from bot.ratelimit import ReplyFirstRateLimiter, SendKind
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
@@ -33,6 +38,51 @@ class MissingTokenError(RuntimeError):
     """BOT_TOKEN is not configured."""
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """Where Telegram sends updates (``url``) and where PTB's webhook server listens for them."""
+
+    url: str
+    secret_token: str = field(repr=False)
+    listen: str
+    port: int
+    # The public URL's path: a reverse proxy passes it through unchanged.
+    url_path: str
+
+
+def webhook_config(settings: Settings) -> WebhookConfig | None:
+    """The webhook set-up, or None to poll (WEBHOOK_URL unset)."""
+    if not settings.webhook_url:
+        return None
+    if settings.webhook_secret is None:  # Settings refuses this; keep the type checker honest
+        raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
+    return WebhookConfig(
+        url=settings.webhook_url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlsplit(settings.webhook_url).path.strip("/"),
+    )
+
+
+def run(app: DigestApp) -> None:
+    """Serve updates until SIGINT or SIGTERM: the webhook when configured, else long polling."""
+    hook = webhook_config(app.bot_data.services.settings)
+    if hook is None:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    # Each replica sets the same webhook on start; none deletes it on stop, so a rolling
+    # restart never leaves Telegram without a target.
+    app.run_webhook(
+        listen=hook.listen,
+        port=hook.port,
+        url_path=hook.url_path,
+        webhook_url=hook.url,
+        secret_token=hook.secret_token,
+        allowed_updates=Update.ALL_TYPES,
+    )
+
+
 def build_application(
     settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
 ) -> DigestApp:
@@ -43,11 +93,15 @@ def build_application(
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     clock = clock or utcnow
+    metrics = Metrics()
+    ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock)
+    metrics.track_llm(ingestor.summarizer)
     services = Services(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        ingestor=Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock),
+        ingestor=ingestor,
+        metrics=metrics,
         clock=clock,
     )
     app: DigestApp = (
@@ -56,7 +110,7 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
-        .rate_limiter(ReplyFirstRateLimiter())
+        .rate_limiter(ReplyFirstRateLimiter(metrics=metrics))
         .concurrent_updates(ChatOrderedUpdateProcessor(_MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -72,10 +126,31 @@ async def _post_init(app: DigestApp) -> None:
     commands = handlers.bot_commands()
     await app.bot.set_my_commands(commands)
     await app.bot.set_my_commands(commands, language_code="ru")
+    settings = app.bot_data.services.settings
+    if settings.metrics_port is not None:
+        monitoring = MonitoringServer(
+            metrics=app.bot_data.services.metrics,
+            check=lambda: _health(app),
+            listen=settings.metrics_listen,
+            port=settings.metrics_port,
+        )
+        await monitoring.start()
+        app.bot_data.monitoring = monitoring
     log.info("bot @%s is up", app.bot.username)
+
+
+def _health(app: DigestApp) -> Awaitable[Health]:
+    services = app.bot_data.services
+    scheduler = app.job_queue.scheduler if app.job_queue is not None else None
+    return check_health(
+        services.engine, services.metrics, lambda: bool(scheduler and scheduler.running)
+    )
 
 
 async def _post_shutdown(app: DigestApp) -> None:
     services = app.bot_data.services
+    if app.bot_data.monitoring is not None:
+        await app.bot_data.monitoring.stop()
+        app.bot_data.monitoring = None
     await services.ingestor.aclose()
     await services.engine.dispose()

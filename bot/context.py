@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.ingest import Ingestor
+from bot.metrics import Metrics
 from bot.ratelimit import SendKind
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.monitoring import MonitoringServer
 
 
 def utcnow() -> dt.datetime:
@@ -28,6 +32,7 @@ class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     ingestor: Ingestor
+    metrics: Metrics
     # Injected so tests can move time (DST, "tomorrow") without sleeping.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 
@@ -40,6 +45,8 @@ class BotData:
     """Application-wide state; ``services`` is set once by ``build_application``."""
 
     services: Services
+    # Set in post_init when METRICS_PORT is configured.
+    monitoring: MonitoringServer | None = None
 
 
 class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any], BotData]):

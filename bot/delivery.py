@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 # Few sends in flight: replies to people must never queue behind thousands of digests.
 SENDERS = 8
-DUE_BATCH = 500
+# Chats claimed at a time: a couple of seconds of sending, so replicas share a broadcast
+# finely and a claim never has to outlive its lease.
+DUE_BATCH = 64
 # A digest that keeps failing on network errors is given up after this many ticks.
 MAX_ATTEMPTS = 5
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -98,19 +100,17 @@ class Deliverer:
         self._bot = bot
 
     async def tick(self) -> DeliveryReport:
-        """Send every due digest, batch after batch, until none is left to try this tick."""
+        """Claim and send due digests, batch after batch, until none is left to claim."""
         report = DeliveryReport()
         now = self._services.now()
-        tried: set[int] = set()
         limit = asyncio.Semaphore(SENDERS)
 
         async def one(chat: DueChat, digest: ComposedDigest) -> None:
             async with limit:
                 await self._deliver_due(chat, digest, now, report)
 
-        while batch := await self._next_batch(now, tried):
+        while batch := await self._claim_batch(now):
             due, composed = batch
-            tried.update(chat.chat_id for chat in due)
             report.due += len(due)
             await asyncio.gather(*(one(chat, composed.get(chat.chat_id, _EMPTY)) for chat in due))
         if report.due:
@@ -125,13 +125,16 @@ class Deliverer:
             )
         return report
 
-    async def _next_batch(
-        self, now: dt.datetime, tried: set[int]
+    async def _claim_batch(
+        self, now: dt.datetime
     ) -> tuple[list[DueChat], dict[int, ComposedDigest]] | None:
-        # Chats whose digest failed stay due for the next tick; they are not retried here.
-        async with self._services.sessionmaker() as session:
-            due = await digests.due_chats(session=session, now=now, limit=DUE_BATCH + len(tried))
-            due = [chat for chat in due if chat.chat_id not in tried][:DUE_BATCH]
+        # A claim holds until the chat is released; a chat whose digest failed for now keeps
+        # it until the lease lapses, so this tick does not retry it in a loop.
+        settings = self._services.settings
+        async with self._services.sessionmaker() as session, session.begin():
+            due = await digests.claim_due_chats(
+                session=session, now=now, limit=DUE_BATCH, lease=settings.delivery_lease
+            )
             if not due:
                 return None
             since = await digests.default_since(session=session)
@@ -140,7 +143,7 @@ class Deliverer:
             composed = await digests.compose(
                 session=session,
                 chats=[(chat.chat_id, chat.tags) for chat in due],
-                max_papers=self._services.settings.digest_max_papers,
+                max_papers=settings.digest_max_papers,
                 since=since,
             )
         return due, composed
@@ -165,8 +168,8 @@ class Deliverer:
                     session=session, chat_id=chat.chat_id, local_date=local_date
                 )
                 if finished != digests.RUN_SENDING:
-                    await chats.set_next_digest_at(
-                        session=session, chat_id=chat.chat_id, when=following
+                    await digests.release_chat(
+                        session=session, chat_id=chat.chat_id, next_digest_at=following
                     )
                 return
             if not digest.papers:
@@ -180,8 +183,8 @@ class Deliverer:
                     now=now,
                 )
                 report.empty += 1
-                await chats.set_next_digest_at(
-                    session=session, chat_id=chat.chat_id, when=following
+                await digests.release_chat(
+                    session=session, chat_id=chat.chat_id, next_digest_at=following
                 )
                 return
         status, error = "done", None
@@ -190,13 +193,14 @@ class Deliverer:
             sent = await self.send(chat.chat_id, chat.tags, digest, local_date)
             report.messages += sent
             report.sent_chats += 1
+            self._services.metrics.observe_lag(chat.next_digest_at, self._services.now())
         except ChatGone as exc:
             status, error = "blocked", str(exc)
             report.blocked += 1
         except SendFailed as exc:
             report.errors.append(f"{chat.chat_id}: {exc}")
             if await self._attempts(chat.chat_id, local_date) < MAX_ATTEMPTS:
-                return  # still due: the next tick resumes after what was delivered
+                return  # once the claim lapses, a tick resumes after what was delivered
             status, error = "failed", str(exc)
             report.failed += 1
         async with self._services.sessionmaker() as session, session.begin():
@@ -210,7 +214,9 @@ class Deliverer:
             )
             if status == "blocked":
                 await chats.set_active(session=session, chat_id=chat.chat_id, active=False)
-            await chats.set_next_digest_at(session=session, chat_id=chat.chat_id, when=following)
+            await digests.release_chat(
+                session=session, chat_id=chat.chat_id, next_digest_at=following
+            )
 
     async def _attempts(self, chat_id: int, local_date: dt.date) -> int:
         async with self._services.sessionmaker() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from bot.context import AppContext
@@ -48,11 +49,14 @@ async def ingest_job(ctx: AppContext) -> None:
     """Fetch today's and yesterday's papers and summarise the new ones."""
     services = ctx.services
     sources = [Source.HF, Source.ARXIV] if services.settings.arxiv_enabled else [Source.HF]
+    started = time.monotonic()
     report = await services.ingestor.run(days_to_cover(services.now()), sources)
+    services.metrics.observe_ingest(report, time.monotonic() - started, services.now())
     if not report.ok:
         log.warning("ingest: some sources failed and will be retried: %s", report.failed_sources)
 
 
 async def delivery_job(ctx: AppContext) -> None:
     """Send the digests that are due now."""
-    await Deliverer(ctx.services, ctx.bot).tick()
+    report = await Deliverer(ctx.services, ctx.bot).tick()
+    ctx.services.metrics.observe_delivery(report, ctx.services.now())

@@ -8,7 +8,10 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram._utils.types import JSONDict
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
+
+from bot.metrics import Metrics
 
 # Telegram allows about 30 messages a second overall. Sending at exactly the limit leaves no
 # room for the jitter between our clock and theirs, and every 429 stalls the broadcast for
@@ -21,6 +24,10 @@ CHAT_BURST = 3
 CHAT_PER_SECOND = 0.9
 # Idle per-chat limiters are dropped once there are this many (a broadcast touches thousands).
 _MAX_CHAT_LIMITERS = 1024
+# Bot API methods that put a new message into a chat.
+_MESSAGE_ENDPOINTS = frozenset(
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage"}
+)
 
 
 class SendKind(enum.StrEnum):
@@ -38,8 +45,13 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
     """
 
     def __init__(
-        self, *, broadcast_per_second: float = BROADCAST_PER_SECOND, max_retries: int = 3
+        self,
+        *,
+        broadcast_per_second: float = BROADCAST_PER_SECOND,
+        max_retries: int = 3,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._replies = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
         self._broadcast = AIORateLimiter(
             overall_max_rate=broadcast_per_second, max_retries=max_retries
@@ -66,7 +78,10 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
         rate_limit_args: SendKind | None,
     ) -> bool | JSONDict | list[JSONDict]:
         """Route the request through the limiter for its kind."""
-        if rate_limit_args is not SendKind.BROADCAST:
+        broadcast = rate_limit_args is SendKind.BROADCAST
+        if self._metrics is not None:
+            callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
+        if not broadcast:
             return await self._replies.process_request(callback, args, kwargs, endpoint, data, None)
         chat_id = data.get("chat_id")
         if isinstance(chat_id, int) and chat_id > 0:
@@ -86,3 +101,23 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
             limiter = AsyncLimiter(CHAT_BURST, CHAT_BURST / CHAT_PER_SECOND)
             self._chats[chat_id] = limiter
         return limiter
+
+
+Request = Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]]
+
+
+def _counted(request: Request, metrics: Metrics, endpoint: str, *, broadcast: bool) -> Request:
+    """The request, counting accepted messages and every 429 (AIORateLimiter retries those)."""
+    kind = "broadcast" if broadcast else "reply"
+
+    async def call(*args: Any, **kwargs: Any) -> bool | JSONDict | list[JSONDict]:
+        try:
+            result = await request(*args, **kwargs)
+        except RetryAfter:
+            metrics.too_many_requests.inc()
+            raise
+        if endpoint in _MESSAGE_ENDPOINTS:
+            metrics.messages_sent.labels(kind).inc()
+        return result
+
+    return call

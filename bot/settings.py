@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Comma-separated lists are friendlier in `.env` files than JSON arrays.
 CommaList = Annotated[list[str], NoDecode]
 IntList = Annotated[list[int], NoDecode]
 TimeList = Annotated[list[dt.time], NoDecode]
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def _split(value: object) -> object:
@@ -59,12 +62,14 @@ class Settings(BaseSettings):
     delivery_lease: dt.timedelta = Field(default=dt.timedelta(minutes=2), gt=dt.timedelta(0))
 
     webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    # Checked even when unset: webhook mode refuses to start without one.
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_listen: str = "0.0.0.0"  # a container listens on all interfaces
     webhook_port: int = 8443
 
     log_level: str = "INFO"
-    metrics_port: int | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_listen: str = "0.0.0.0"  # a container's HEALTHCHECK and Prometheus reach it
 
     @field_validator("arxiv_categories", "admin_ids", "ingest_times", mode="before")
     @classmethod
@@ -84,6 +89,26 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme != "https":
+            raise ValueError("Telegram only calls https:// webhook URLs")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Never echo the value: these messages reach the terminal.
+        if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("use 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        if value is None and info.data.get("webhook_url"):
+            raise ValueError(
+                "required with WEBHOOK_URL: Telegram sends it with every update, so forged "
+                "requests are refused; e.g. `openssl rand -hex 32`"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -9,6 +9,7 @@ from html import escape
 from content import taxonomy
 from content.ru import count, date_ru
 from content.schedule import zone, zone_label
+from storage.stats import BotStats
 
 ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз чуть позже."
 UNKNOWN_COMMAND = "Такой команды у меня нет. Список команд — /help"
@@ -403,3 +404,38 @@ def nothing_new(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
 
 
 DIGEST_IN_PROGRESS = "Сегодняшний дайджест как раз отправляется — он придёт через минуту."
+
+
+def _moment(at: dt.datetime | None, tz_name: str, now: dt.datetime) -> str:
+    if at is None:
+        return "ещё не было"
+    local = at.astimezone(zone(tz_name))
+    day = (
+        "сегодня" if local.date() == now.astimezone(zone(tz_name)).date() else date_ru(local.date())
+    )
+    return f"{day} в {local:%H:%M} ({escape(zone_label(tz_name, at))})"
+
+
+def stats(s: BotStats, *, tz_name: str, now: dt.datetime) -> str:
+    """/stats for the bot's admins."""
+    runs = s.runs_today
+    top = ", ".join(f"{taxonomy.hashtag(tag)} {n}" for tag, n in s.top_tags) or "—"
+    return "\n".join(
+        [
+            "📊 <b>Статистика бота</b>",
+            "",
+            f"<b>Чаты:</b> {s.chats_active} активных, {s.chats_paused} на паузе, "
+            f"{s.chats_blocked} заблокировали бота",
+            f"<b>Подписки:</b> {count(s.subscriptions, 'подписка', 'подписки', 'подписок')} "
+            f"в {count(s.subscribed_chats, 'чате', 'чатах', 'чатах')}",
+            f"<b>Популярные теги:</b> {top}",
+            f"<b>Статьи:</b> {s.papers} в каталоге, {s.papers_ready} готовы к рассылке",
+            f"<b>Каталог обновлён:</b> {_moment(s.last_ingest, tz_name, now)}",
+            "",
+            f"<b>Сегодня</b> (с 00:00, {escape(zone_label(tz_name, now))}):",
+            f"дайджестов отправлено: {runs.get('done', 0)}, пустых дней: {runs.get('empty', 0)}",
+            f"статей доставлено: {s.papers_delivered_today}",
+            f"не доставлено: {runs.get('failed', 0)} (ошибки), "
+            f"{runs.get('blocked', 0)} (бот заблокирован)",
+        ]
+    )

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignoring_conflicts
@@ -75,38 +75,46 @@ def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-async def due_chats(*, session: AsyncSession, now: dt.datetime, limit: int = 1000) -> list[DueChat]:
-    """Active, unpaused, subscribed chats whose next digest is at or before now, oldest first."""
-    # The LIMIT applies to chats, so it sits in a subquery that both statements share: the
-    # chats come once each, their tags without repeating the chat's columns (converting
-    # the same timestamp three times cost more than the second statement).
+async def claim_due_chats(
+    *, session: AsyncSession, now: dt.datetime, limit: int, lease: dt.timedelta
+) -> list[DueChat]:
+    """Claim up to ``limit`` due chats that no other sender holds, oldest first, for ``lease``.
+
+    Due means active, unpaused, subscribed, and next digest at or before ``now``. Senders
+    (ticks, replicas) share the work: on PostgreSQL, rows another transaction is claiming are
+    skipped (FOR UPDATE SKIP LOCKED); on SQLite, transactions are serial anyway. A claim
+    ends with ``release_chat``, or lapses after ``lease`` if its sender died.
+    """
     due = (
         select(Chat.id)
         .where(
             Chat.next_digest_at <= now,
             Chat.active.is_(True),
             Chat.paused.is_(False),
+            or_(Chat.claimed_until.is_(None), Chat.claimed_until <= now),
             exists().where(Subscription.chat_id == Chat.id),
         )
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
     connection = await session.connection()
-    chats = (
-        await connection.execute(
-            select(Chat.id, Chat.timezone, Chat.digest_time, Chat.next_digest_at)
-            .where(Chat.id.in_(due.scalar_subquery()))
-            .order_by(Chat.next_digest_at, Chat.id)
-        )
-    ).all()
-    tags: dict[int, list[str]] = defaultdict(list)
-    rows = await connection.execute(
-        select(Subscription.chat_id, Subscription.tag).where(
-            Subscription.chat_id.in_(due.scalar_subquery())
-        )
+    # One statement claims the chats and returns what a digest needs of them.
+    claimed = await connection.execute(
+        update(Chat)
+        .where(Chat.id.in_(due.scalar_subquery()))
+        .values(claimed_until=now + lease)
+        .returning(Chat.id, Chat.timezone, Chat.digest_time, Chat.next_digest_at)
     )
-    for chat_id, tag in rows.all():
-        tags[chat_id].append(tag)
+    chats = list(claimed.all())
+    tags: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks([row.id for row in chats]):
+        rows = await connection.execute(
+            select(Subscription.chat_id, Subscription.tag).where(Subscription.chat_id.in_(chunk))
+        )
+        for chat_id, tag in rows.all():
+            tags[chat_id].append(tag)
+    chats.sort(key=lambda row: (row.next_digest_at, row.id))
     # Tags are sorted in Python: database collations disagree on punctuation.
     return [
         DueChat(
@@ -117,9 +125,19 @@ async def due_chats(*, session: AsyncSession, now: dt.datetime, limit: int = 100
             tags=tuple(sorted(tags[chat_id])),
         )
         for chat_id, timezone, digest_time, next_digest_at in chats
-        # A chat that changed between the two statements is left for the next tick.
-        if chat_id in tags and next_digest_at is not None
+        if next_digest_at is not None
     ]
+
+
+async def release_chat(
+    *, session: AsyncSession, chat_id: int, next_digest_at: dt.datetime | None
+) -> None:
+    """End the claim on the chat and set the moment of its next digest."""
+    await session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id)
+        .values(next_digest_at=next_digest_at, claimed_until=None)
+    )
 
 
 async def compose(

@@ -95,6 +95,8 @@ class Chat(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     digest_time: Mapped[dt.time] = mapped_column(Time)
     next_digest_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A sender (tick, replica) that claimed the chat's due digest holds it until then.
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -180,3 +182,13 @@ class DigestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One scheduled occurrence of a job, claimed by the replica that runs it."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ Database tests run on SQLite and, when TEST_POSTGRES_URL is set, on PostgreSQL t
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logs import KeyValueFormatter, quiet_noisy_loggers
 from storage.db import create_engine, create_sessionmaker, upgrade_async
+from tests.harness import SECRETS
 
 POSTGRES_URL_ENV = "TEST_POSTGRES_URL"
 POSTGRES_SKIP_REASON = "TEST_POSTGRES_URL is not set; run .ci/run or export it to test PostgreSQL"
@@ -22,6 +25,63 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: runs against PostgreSQL (skipped unless TEST_POSTGRES_URL is set)"
     )
+
+
+# --- log audit ----------------------------------------------------------------------------
+
+
+class LogAudit(logging.Handler):
+    """Formats every record the suite produces, unredacted, and keeps those holding a secret."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.DEBUG)
+        self.secrets = secrets
+        self.setFormatter(KeyValueFormatter())
+        self.seen = 0
+        self.by_logger: dict[str, int] = {}
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        self.seen += 1
+        top = record.name.split(".", 1)[0]
+        self.by_logger[top] = self.by_logger.get(top, 0) + 1
+        if any(secret in line for secret in self.secrets):
+            self.leaks.append(line)
+
+
+# A full run logs thousands of records; far fewer means the audit was not attached.
+AUDIT_MIN_RECORDS = 500
+AUDIT = LogAudit(SECRETS)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Production levels (INFO, chatty libraries at WARNING), and no redaction: the audit
+    # checks that secrets never reach a log record at all, RedactSecrets is only a safety net.
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(AUDIT)
+    quiet_noisy_loggers()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(AUDIT)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    problems: list[str] = []
+    if AUDIT.leaks:
+        problems.append(f"{len(AUDIT.leaks)} log lines contain a secret:")
+        problems += AUDIT.leaks[:5]
+    if session.testscollected >= 300 and AUDIT.seen < AUDIT_MIN_RECORDS:
+        problems.append(f"the log audit saw only {AUDIT.seen} records: is it attached?")
+    if reporter is not None:
+        reporter.write_line(
+            f"log audit: {AUDIT.seen} records checked for {len(SECRETS)} secrets "
+            f"({', '.join(f'{k}={v}' for k, v in sorted(AUDIT.by_logger.items()))})"
+        )
+        for problem in problems:
+            reporter.write_line(f"LOG AUDIT FAILED: {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # --- database ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, web
 
 from tests.fake_server import FakeServer
 
@@ -1039,6 +1039,12 @@ class FakeTelegram(FakeServer):
         self.chat_actions: list[tuple[int, str, float]] = []
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.webhook: JSONDict | None = None
+        # Where pushes for the registered (public, https) webhook URL really go: the upstream a
+        # TLS-terminating reverse proxy forwards to, e.g. "http://127.0.0.1:8443". Unset, the
+        # fake keeps updates pending, as Telegram does while a webhook is unreachable.
+        self.webhook_upstream: str | None = None
+        self.webhook_pushes: list[tuple[int, int]] = []  # (update_id, HTTP status; 0 = no answer)
+        self._pusher: asyncio.Task[None] | None = None
         self.too_many_requests = 0
 
         # Updates.
@@ -1114,6 +1120,45 @@ class FakeTelegram(FakeServer):
         # Wake pending long polls, so shutdown has nothing worth waiting for.
         self._closing = True
         self._notify()
+        if self._pusher is not None:
+            self._pusher.cancel()
+
+    async def stop(self) -> None:
+        """Shut the server down, and the webhook pusher with it."""
+        await super().stop()
+        if self._pusher is not None:
+            pusher, self._pusher = self._pusher, None
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
+
+    async def _push_updates(self) -> None:
+        """Deliver pending updates to the webhook one at a time, in order, like Telegram."""
+        async with ClientSession() as http:
+            while not self._closing:
+                webhook, upstream = self.webhook, self.webhook_upstream
+                if webhook is None or upstream is None or not self._pending:
+                    await self._changed.wait()
+                    continue
+                update = self._pending[0]
+                target = urlsplit(webhook["url"])
+                url = upstream.rstrip("/") + (target.path or "/")
+                headers = {"Content-Type": "application/json"}
+                if webhook["secret_token"]:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
+                try:
+                    async with http.post(url, data=_dumps(update), headers=headers) as response:
+                        status = response.status
+                except ClientError:
+                    status = 0
+                self.webhook_pushes.append((update["update_id"], status))
+                if 200 <= status < 300:
+                    if self._pending and self._pending[0] is update:
+                        self._pending.pop(0)
+                    self.delivered_times.setdefault(update["update_id"], time.monotonic())
+                    self.deliveries[update["update_id"]] += 1
+                    self._notify()
+                else:
+                    await asyncio.sleep(0.2)  # Telegram retries a failed push later
 
     @property
     def port(self) -> int:
@@ -1706,8 +1751,14 @@ class FakeTelegram(FakeServer):
             "allowed_updates": params.get("allowed_updates"),
             "max_connections": _int_param(params, "max_connections", 40),
         }
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = [str(kind) for kind in allowed]
         if params.get("drop_pending_updates"):
             self._pending.clear()
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push_updates())
+        self._notify()
         return True
 
     async def _get_webhook_info(self, params: JSONDict) -> JSONDict:
@@ -2171,6 +2222,9 @@ class FakeTelegram(FakeServer):
 def _brief(params: JSONDict) -> str:
     parts = []
     for key, value in params.items():
+        if key == "secret_token":
+            parts.append(f"{key}=***")  # Telegram does not log it either
+            continue
         text = repr(value) if isinstance(value, str) else _dumps(value)
         parts.append(f"{key}={text[:80]}…" if len(text) > 80 else f"{key}={text}")
     return ", ".join(parts)
@@ -2191,6 +2245,7 @@ async def _serve(args: argparse.Namespace) -> None:
         strict=not args.lenient,
         control_endpoints=True,
     )
+    fake.webhook_upstream = args.webhook_upstream
     await fake.start(args.port, host=args.host)
     print(f"fake Telegram listening on {fake.url}", flush=True)
     try:
@@ -2218,6 +2273,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bot-id", type=int, default=7000001)
     parser.add_argument("--rate-limit", action="store_true", help="enforce default flood limits")
     parser.add_argument("--lenient", action="store_true", help="skip the fake's strict checks")
+    parser.add_argument(
+        "--webhook-upstream",
+        help="push updates for the bot's webhook here, e.g. http://127.0.0.1:8443",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every API call to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
 
-from bot.app import DigestApp, build_application
+from bot.app import DigestApp, build_application, webhook_config
 from bot.jobs import delivery_job
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+LLM_API_KEY = "sk-test-secret-key"
+WEBHOOK_SECRET = "webhook-secret_9f8e7d6c5b4a"
+# Every secret the tests hand to the bot: tests/conftest.py fails the run if a log line has one.
+SECRETS = (TOKEN, TOKEN.split(":", 1)[1], LLM_API_KEY, "sk-test-7f3a9c1e5b2d", WEBHOOK_SECRET)
 
 
 def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings:
@@ -48,19 +53,37 @@ async def tick(app: DigestApp) -> None:
         job.schedule_removal()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @asynccontextmanager
 async def running_bot(
     settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
 ) -> AsyncIterator[DigestApp]:
-    """Start polling like ``Application.run_polling`` does, and stop it the same way."""
+    """Start like ``bot.app.run`` (webhook with WEBHOOK_URL, else polling); stop the same way."""
     app = build_application(settings, clock=clock)
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)
     assert app.updater is not None
-    await app.updater.start_polling(
-        poll_interval=0, timeout=dt.timedelta(seconds=1), allowed_updates=Update.ALL_TYPES
-    )
+    hook = webhook_config(settings)
+    if hook is None:
+        await app.updater.start_polling(
+            poll_interval=0, timeout=dt.timedelta(seconds=1), allowed_updates=Update.ALL_TYPES
+        )
+    else:
+        await app.updater.start_webhook(
+            listen=hook.listen,
+            port=hook.port,
+            url_path=hook.url_path,
+            webhook_url=hook.url,
+            secret_token=hook.secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
     await app.start()
     try:
         yield app

@@ -14,11 +14,12 @@ from storage.digests import (
     READY_STATUSES,
     ComposedDigest,
     DueChat,
+    claim_due_chats,
     compose,
     default_since,
-    due_chats,
     finish_run,
     record_deliveries,
+    release_chat,
     run_attempts,
     start_run,
 )
@@ -117,6 +118,14 @@ def ids(digest: ComposedDigest) -> list[str]:
     return [paper.id for paper in digest.papers]
 
 
+LEASE = dt.timedelta(minutes=2)
+
+
+async def claim(sessionmaker: Sessions, now: dt.datetime = NOW, limit: int = 1000) -> list[DueChat]:
+    async with sessionmaker() as session, session.begin():
+        return await claim_due_chats(session=session, now=now, limit=limit, lease=LEASE)
+
+
 # --- due chats ----------------------------------------------------------------------------
 
 
@@ -130,8 +139,7 @@ async def test_due_chats_are_active_unpaused_subscribed_and_overdue(sessionmaker
     await add_chat(sessionmaker, 7, next_at=None)  # never scheduled
     await add_chat(sessionmaker, -1001, ["mllm"], next_at=NOW - dt.timedelta(days=1))
 
-    async with sessionmaker() as session:
-        due = await due_chats(session=session, now=NOW)
+    due = await claim(sessionmaker)
 
     assert [chat.chat_id for chat in due] == [-1001, 1, 2]
     assert due[1] == DueChat(
@@ -148,8 +156,7 @@ async def test_due_chats_are_limited_to_the_oldest(sessionmaker: Sessions) -> No
     for n in range(5):
         await add_chat(sessionmaker, 100 + n, ["a", "b"], next_at=NOW - dt.timedelta(minutes=n))
 
-    async with sessionmaker() as session:
-        due = await due_chats(session=session, now=NOW, limit=3)
+    due = await claim(sessionmaker, limit=3)
 
     # The limit counts chats, not (chat, tag) rows.
     assert [chat.chat_id for chat in due] == [104, 103, 102]
@@ -163,11 +170,43 @@ async def test_set_next_moves_a_chat_out_of_the_due_list(sessionmaker: Sessions)
     async with sessionmaker() as session, session.begin():
         await set_next_digest_at(session=session, chat_id=1, when=tomorrow)
 
+    assert await claim(sessionmaker) == []
     async with sessionmaker() as session:
-        assert await due_chats(session=session, now=NOW) == []
         chat = await get_chat(session=session, chat_id=1)
         assert chat is not None
         assert chat.next_digest_at == tomorrow
+
+
+async def test_a_claimed_chat_is_skipped_until_released_or_its_lease_lapses(
+    sessionmaker: Sessions,
+) -> None:
+    for chat_id in (1, 2, 3):
+        await add_chat(sessionmaker, chat_id, next_at=NOW - dt.timedelta(minutes=chat_id))
+
+    first = await claim(sessionmaker, limit=2)
+    second = await claim(sessionmaker, limit=2)
+    assert [c.chat_id for c in first] == [3, 2]
+    assert [c.chat_id for c in second] == [1]  # a second sender gets the rest
+    assert await claim(sessionmaker) == []
+
+    # Chat 2 is served and released to tomorrow; chat 3's sender died.
+    async with sessionmaker() as session, session.begin():
+        await release_chat(session=session, chat_id=2, next_digest_at=NOW + dt.timedelta(days=1))
+    assert await claim(sessionmaker, now=NOW + LEASE - dt.timedelta(seconds=1)) == []
+    later = await claim(sessionmaker, now=NOW + LEASE)
+    assert [c.chat_id for c in later] == [3, 1]
+
+
+async def test_concurrent_claims_share_the_due_chats_without_overlap(
+    sessionmaker: Sessions,
+) -> None:
+    for chat_id in range(1, 41):
+        await add_chat(sessionmaker, chat_id, next_at=NOW - dt.timedelta(seconds=chat_id))
+
+    batches = await asyncio.gather(*(claim(sessionmaker, limit=7) for _ in range(8)))
+
+    claimed = [chat.chat_id for batch in batches for chat in batch]
+    assert sorted(claimed) == list(range(1, 41))  # everyone once, nobody twice
 
 
 # --- composing ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import Paper, PaperTag
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import HF_PATH, FakeSources
+from tests.harness import LLM_API_KEY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAY = dt.date(2024, 12, 19)
@@ -75,7 +76,7 @@ def settings_for(db_url: str, sources: FakeSources, llm: FakeLLM | None, **extra
         hf_api_url=sources.hf_url,
         arxiv_api_url=sources.arxiv_url,
         llm_base_url=llm.url if llm else None,
-        llm_api_key="sk-test-secret-key" if llm else None,
+        llm_api_key=LLM_API_KEY if llm else None,
         **extra,
     )
 
@@ -310,7 +311,7 @@ async def test_the_cli_ingests_a_day_and_exits_non_zero_when_a_source_failed(
         "DATABASE_URL": db_url,
         "HF_API_URL": sources.hf_url,
         "LLM_BASE_URL": llm.url,
-        "LLM_API_KEY": "sk-test-secret-key",
+        "LLM_API_KEY": LLM_API_KEY,
     }
 
     async def cli() -> tuple[int, str, str]:
@@ -330,7 +331,7 @@ async def test_the_cli_ingests_a_day_and_exits_non_zero_when_a_source_failed(
     assert out.strip() == (
         f"{n} papers: {n} new, 0 updated, {with_code} with code, {n} summarised, 0 fallback"
     )
-    assert "sk-test-secret-key" not in err
+    assert LLM_API_KEY not in err
 
     sources.hf_days[DAY] = b"not json"
     code, out, err = await cli()

@@ -42,3 +42,22 @@ def test_env_file_is_read(tmp_path, monkeypatch):
     s = Settings()
     assert s.bot_token is not None and s.bot_token.get_secret_value() == "999:zzz"
     assert s.llm_base_url is None
+
+
+def test_webhook_mode_needs_https_and_a_secret_telegram_accepts():
+    from bot.app import webhook_config
+
+    url = "https://bot.example.org/tg/hook"
+    with pytest.raises(ValidationError, match="https"):
+        Settings(_env_file=None, webhook_url="http://bot.example.org/", webhook_secret="s")
+    with pytest.raises(ValidationError, match="required with WEBHOOK_URL"):
+        Settings(_env_file=None, webhook_url=url)
+    with pytest.raises(ValidationError, match="A-Z") as refused:
+        Settings(_env_file=None, webhook_url=url, webhook_secret="no spaces!")
+    assert "no spaces!" not in str(refused.value.errors()[0]["msg"])
+
+    assert webhook_config(Settings(_env_file=None)) is None
+    hook = webhook_config(Settings(_env_file=None, webhook_url=url, webhook_secret="ab-C_9"))
+    assert hook is not None
+    assert (hook.url, hook.url_path, hook.listen, hook.port) == (url, "tg/hook", "0.0.0.0", 8443)
+    assert "ab-C_9" not in repr(hook)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import BotCommand
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from bot.handlers import chat_settings, digest, fallback, start, subscriptions
+from bot.handlers import admin, chat_settings, digest, fallback, observe, start, subscriptions
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -29,6 +36,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach all handlers and the error handler to the application."""
     only_new = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    # Group -1 sees every update first and lets it through to the handlers below.
+    app.add_handler(TypeHandler(Update, observe.count_update), group=-1)
     app.add_handler(CommandHandler("start", start.start, filters=only_new))
     app.add_handler(CommandHandler("help", start.help_command, filters=only_new))
     app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=only_new))
@@ -40,6 +49,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
     app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
+    # Not in COMMANDS: the menu is public, and to non-admins /stats is an unknown command.
+    app.add_handler(CommandHandler("stats", admin.stats, filters=only_new))
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & only_new, fallback.plain_text))

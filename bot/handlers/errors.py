@@ -19,6 +19,7 @@ async def on_error(update: object, ctx: AppContext) -> None:
     log.error("update %s failed", update_id, exc_info=ctx.error)
     if not isinstance(update, Update):
         return
+    ctx.services.metrics.update_errors.inc()
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(texts.ERROR, show_alert=True)
