@@ -98,6 +98,7 @@ async def main() -> None:
                 "TELEGRAM_API_URL": fake.url,
                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
                 "LOG_LEVEL": "WARNING",
+                "INGEST_ON_START": "false",
             }
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", cwd=tmp, env=env

@@ -110,7 +110,9 @@ def build_application(
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
-        .rate_limiter(ReplyFirstRateLimiter(metrics=metrics))
+        .rate_limiter(
+            ReplyFirstRateLimiter(broadcast_per_second=settings.broadcast_rate, metrics=metrics)
+        )
         .concurrent_updates(ChatOrderedUpdateProcessor(_MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

@@ -102,14 +102,13 @@ class Deliverer:
     async def tick(self) -> DeliveryReport:
         """Claim and send due digests, batch after batch, until none is left to claim."""
         report = DeliveryReport()
-        now = self._services.now()
         limit = asyncio.Semaphore(SENDERS)
 
         async def one(chat: DueChat, digest: ComposedDigest) -> None:
             async with limit:
-                await self._deliver_due(chat, digest, now, report)
+                await self._deliver_due(chat, digest, report)
 
-        while batch := await self._claim_batch(now):
+        while batch := await self._claim_batch():
             due, composed = batch
             report.due += len(due)
             await asyncio.gather(*(one(chat, composed.get(chat.chat_id, _EMPTY)) for chat in due))
@@ -125,12 +124,13 @@ class Deliverer:
             )
         return report
 
-    async def _claim_batch(
-        self, now: dt.datetime
-    ) -> tuple[list[DueChat], dict[int, ComposedDigest]] | None:
+    async def _claim_batch(self) -> tuple[list[DueChat], dict[int, ComposedDigest]] | None:
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
-        # it until the lease lapses, so this tick does not retry it in a loop.
+        # it until the lease lapses, so this tick does not retry it in a loop. Claims and
+        # runs are stamped with the clock at that moment, never the tick's start: a broadcast
+        # outlasts the lease, and a stale stamp would hand its chats to another sender.
         settings = self._services.settings
+        now = self._services.now()
         async with self._services.sessionmaker() as session, session.begin():
             due = await digests.claim_due_chats(
                 session=session, now=now, limit=DUE_BATCH, lease=settings.delivery_lease
@@ -149,8 +149,9 @@ class Deliverer:
         return due, composed
 
     async def _deliver_due(
-        self, chat: DueChat, digest: ComposedDigest, now: dt.datetime, report: DeliveryReport
+        self, chat: DueChat, digest: ComposedDigest, report: DeliveryReport
     ) -> None:
+        now = self._services.now()
         local_date = chat.next_digest_at.astimezone(zone(chat.timezone)).date()
         following = next_digest_at(now, zone(chat.timezone), chat.digest_time)
         async with self._services.sessionmaker() as session, session.begin():

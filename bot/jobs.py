@@ -11,21 +11,28 @@ from bot.context import AppContext
 from bot.delivery import Deliverer
 from bot.ingest import days_to_cover
 from content.models import Source
+from content.schedule import latest_occurrence
+from storage.jobs import claim_job_run
 
 if TYPE_CHECKING:
     from bot.app import DigestApp
 
 log = logging.getLogger(__name__)
 
-# A bot that was down at an ingest time catches up when it comes back, once.
+# An ingest that fires late (a busy event loop) still runs; runs missed while the bot was
+# down are caught up at start-up instead (see schedule).
 _MISFIRE = {"misfire_grace_time": 6 * 3600, "coalesce": True}
 # One delivery tick at a time: a long broadcast makes later ticks skip, never overlap.
 _ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-DELIVERY_INTERVAL = 60
+INGEST_JOB = "ingest"
+# Replicas fire the same occurrence a little apart, clocks a little skewed: an occurrence up to
+# this far ahead is the one being run now.
+_SLOT_TOLERANCE = dt.timedelta(minutes=1)
+_CATCH_UP_DELAY = dt.timedelta(seconds=2)
 
 
 def schedule(app: DigestApp) -> None:
-    """Register ingest at INGEST_TIMES (in DEFAULT_TIMEZONE) and the per-minute delivery tick."""
+    """Register ingest at INGEST_TIMES (in DEFAULT_TIMEZONE), its catch-up, and delivery ticks."""
     if app.job_queue is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
     settings = app.bot_data.services.settings
@@ -36,9 +43,12 @@ def schedule(app: DigestApp) -> None:
             name=f"ingest {at:%H:%M}",
             job_kwargs=_MISFIRE,
         )
+    if settings.ingest_on_start:
+        # A bot that was down at an ingest time (or starts for the first time) catches up.
+        app.job_queue.run_once(ingest_job, when=_CATCH_UP_DELAY, name="ingest catch-up")
     app.job_queue.run_repeating(
         delivery_job,
-        interval=DELIVERY_INTERVAL,
+        interval=settings.delivery_interval,
         first=1,
         name="delivery",
         job_kwargs=_ONE_AT_A_TIME,
@@ -46,14 +56,26 @@ def schedule(app: DigestApp) -> None:
 
 
 async def ingest_job(ctx: AppContext) -> None:
-    """Fetch today's and yesterday's papers and summarise the new ones."""
+    """Fetch today's and yesterday's papers and summarise the new ones, on one replica only."""
     services = ctx.services
-    sources = [Source.HF, Source.ARXIV] if services.settings.arxiv_enabled else [Source.HF]
+    settings = services.settings
+    now = services.now()
+    slot = latest_occurrence(now + _SLOT_TOLERANCE, settings.tz, settings.ingest_times)
+    if slot is None:
+        return
+    async with services.sessionmaker() as session, session.begin():
+        if not await claim_job_run(session=session, job=INGEST_JOB, slot=slot, now=now):
+            log.info("ingest: the run scheduled for %s is done or under way elsewhere", slot)
+            return
+    sources = [Source.HF, Source.ARXIV] if settings.arxiv_enabled else [Source.HF]
     started = time.monotonic()
-    report = await services.ingestor.run(days_to_cover(services.now()), sources)
+    report = await services.ingestor.run(days_to_cover(now), sources)
     services.metrics.observe_ingest(report, time.monotonic() - started, services.now())
     if not report.ok:
-        log.warning("ingest: some sources failed and will be retried: %s", report.failed_sources)
+        log.warning(
+            "ingest: some sources failed; the next ingest time retries them: %s",
+            report.failed_sources,
+        )
 
 
 async def delivery_job(ctx: AppContext) -> None:

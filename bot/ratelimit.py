@@ -16,6 +16,7 @@ from bot.metrics import Metrics
 # Telegram allows about 30 messages a second overall. Sending at exactly the limit leaves no
 # room for the jitter between our clock and theirs, and every 429 stalls the broadcast for
 # its retry_after; a little under the limit costs 3% of speed and avoids nearly all of them.
+# (The BROADCAST_RATE setting overrides it, e.g. to share the budget between replicas.)
 BROADCAST_PER_SECOND = 29.0
 # About one message a second to the same private chat, with a short burst, so a digest of a
 # few parts arrives at once and a longer one is paced instead of answered with 429 (again a

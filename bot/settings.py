@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # How long a sender's claim on a chat's digest holds; after a crash, the digests that were
     # being sent resume once it expires. Longer than sending one digest ever takes.
     delivery_lease: dt.timedelta = Field(default=dt.timedelta(minutes=2), gt=dt.timedelta(0))
+    # How often due digests are looked for; a digest goes out within this of its minute.
+    delivery_interval: dt.timedelta = Field(default=dt.timedelta(minutes=1), gt=dt.timedelta(0))
+    # Digest messages a second from this process. Telegram allows about 30 a second per bot,
+    # so several replicas divide it between them; just under 30 avoids 429s from jitter.
+    broadcast_rate: float = Field(default=29.0, gt=0)
+    # Ingest the latest INGEST_TIMES occurrence at start-up if no replica has done it yet.
+    ingest_on_start: bool = True
 
     webhook_url: str | None = None
     # Checked even when unset: webhook mode refuses to start without one.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, available_timezones
 
 _UTC = dt.UTC
@@ -26,6 +27,19 @@ def next_digest_at(now: dt.datetime, tz: dt.tzinfo, at: dt.time) -> dt.datetime:
         if candidate > now:
             return candidate
     raise AssertionError("unreachable: a local time recurs every day")  # pragma: no cover
+
+
+def latest_occurrence(
+    now: dt.datetime, tz: dt.tzinfo, times: Sequence[dt.time]
+) -> dt.datetime | None:
+    """Return the latest UTC moment at or before ``now`` when the clock in ``tz`` showed a time."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    today = now.astimezone(tz).date()
+    moments = [
+        _local_moment(today - dt.timedelta(days=back), at, tz) for back in range(3) for at in times
+    ]
+    return max((moment for moment in moments if moment <= now), default=None)
 
 
 def _local_moment(day: dt.date, at: dt.time, tz: dt.tzinfo) -> dt.datetime:

@@ -28,6 +28,8 @@ def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings
         "bot_token": TOKEN,
         "telegram_api_url": fake.url,
         "database_url": db_url,
+        # Tests ingest when they mean to, from fake sources.
+        "ingest_on_start": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

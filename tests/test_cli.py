@@ -22,6 +22,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     configured = {name.upper() for name in Settings.model_fields}
     env = {k: v for k, v in os.environ.items() if k.upper() not in configured}
     env["PYTHONPATH"] = str(ROOT)
+    # Tests ingest when they mean to, from fake sources, never from the real HuggingFace.
+    env["INGEST_ON_START"] = "false"
     env.update(extra)
     return env
 

@@ -23,6 +23,7 @@ from storage.digests import (
     run_attempts,
     start_run,
 )
+from storage.jobs import claim_job_run
 from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -482,3 +483,19 @@ async def test_of_two_racing_senders_exactly_one_gets_the_run(sessionmaker: Sess
 
     assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [False, False]
     assert await runs(sessionmaker) == [("done", 1, None)]
+
+
+# --- scheduled jobs ---------------------------------------------------------------------------
+
+
+async def test_each_occurrence_of_a_job_is_claimed_once(sessionmaker: Sessions) -> None:
+    five = dt.datetime(2024, 12, 19, 2, 0, tzinfo=dt.UTC)
+
+    async def take(job: str, slot: dt.datetime) -> bool:
+        async with sessionmaker() as session, session.begin():
+            return await claim_job_run(session=session, job=job, slot=slot, now=NOW)
+
+    results = await asyncio.gather(*(take("ingest", five) for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]  # replicas racing: one wins
+    assert await take("ingest", five + dt.timedelta(hours=6)) is True  # the next occurrence
+    assert await take("cleanup", five) is True  # another job

@@ -10,6 +10,7 @@ import pytest
 from content.ru import count, date_ru
 from content.schedule import (
     CITIES_RU,
+    latest_occurrence,
     next_digest_at,
     parse_time,
     parse_timezone,
@@ -228,3 +229,17 @@ def test_every_offset_parse_round_trips_through_its_stored_name():
             offset = zone(stored).utcoffset(dt.datetime(2026, 1, 1))
             assert offset == (-expected if hours < 0 else expected), typed
             assert parse_timezone(stored) == stored
+
+
+def test_latest_occurrence_is_the_last_scheduled_time_already_passed() -> None:
+    moscow = ZoneInfo("Europe/Moscow")
+    times = [dt.time(5), dt.time(11), dt.time(17)]
+    at = dt.datetime(2024, 12, 19, 9, 30, tzinfo=dt.UTC)  # 12:30 in Moscow
+    assert latest_occurrence(at, moscow, times) == dt.datetime(2024, 12, 19, 8, 0, tzinfo=dt.UTC)
+    early = dt.datetime(2024, 12, 19, 1, 0, tzinfo=dt.UTC)  # 04:00: yesterday's 17:00
+    assert latest_occurrence(early, moscow, times) == dt.datetime(
+        2024, 12, 18, 14, 0, tzinfo=dt.UTC
+    )
+    exactly = dt.datetime(2024, 12, 19, 2, 0, tzinfo=dt.UTC)  # 05:00 sharp
+    assert latest_occurrence(exactly, moscow, times) == exactly
+    assert latest_occurrence(at, moscow, []) is None

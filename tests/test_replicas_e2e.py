@@ -1,0 +1,122 @@
+"""Two `digest-bot run` replicas on one PostgreSQL database share the work, and survive a kill."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Delivery, Paper
+from tests.broadcast import papers_by_tag_set, papers_in, seed_due_chats, tally
+from tests.fake_llm import FakeLLM
+from tests.fake_sources import HF_PATH, FakeSources
+from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
+from tests.harness import TOKEN, WEBHOOK_SECRET, free_port
+from tests.test_cli import clean_env, stop
+
+FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
+FIRST, SECOND = range(40_000, 40_300), range(41_000, 41_300)
+LEASE_SECONDS = 4
+
+
+def delivered(messages: Iterable[SentMessage]) -> set[tuple[int, str]]:
+    """(chat, paper) pairs these messages carried."""
+    return {(m.chat_id, paper) for m in messages for paper in papers_in(m)}
+
+
+async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> set[tuple[int, str]]:
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Delivery.chat_id, Delivery.paper_id))
+        return {(chat_id, paper_id) for chat_id, paper_id in rows.all()}
+
+
+async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_killed_one(
+    db_url: str, tmp_path: Path
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("several replicas need PostgreSQL; SQLite is the single-process default")
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        today = dt.datetime.now(dt.UTC).date()
+        sources.hf_days[today] = FIXTURE.read_bytes()
+
+        def replica_env() -> dict[str, str]:
+            # Replicas take updates by webhook: two pollers would knock each other off.
+            return clean_env(
+                BOT_TOKEN=TOKEN,
+                TELEGRAM_API_URL=telegram.url,
+                DATABASE_URL=db_url,
+                HF_API_URL=sources.hf_url,
+                LLM_BASE_URL=llm.url,
+                WEBHOOK_URL="https://bot.example.org/telegram/updates",
+                WEBHOOK_SECRET=WEBHOOK_SECRET,
+                WEBHOOK_LISTEN="127.0.0.1",
+                WEBHOOK_PORT=str(free_port()),
+                INGEST_ON_START="true",
+                DELIVERY_INTERVAL="PT2S",
+                DELIVERY_LEASE=f"PT{LEASE_SECONDS}S",
+                BROADCAST_RATE="14",  # Telegram's ~30/s per bot, shared by two replicas
+                LOG_LEVEL="WARNING",
+            )
+
+        async def start() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run",
+                cwd=tmp_path, env=replica_env(), stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+
+        engine = create_engine(db_url)
+        sessionmaker = create_sessionmaker(engine)
+        replicas = [await start(), await start()]
+        try:
+            # Both replicas start with the day's ingest to catch up on; one of them runs it.
+            async def papers() -> int:
+                async with sessionmaker() as session:
+                    return await session.scalar(select(func.count()).select_from(Paper)) or 0
+
+            for _ in range(300):
+                if await papers() >= 10:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(3)  # past both replicas' catch-up
+            assert len(sources.requests_to(HF_PATH)) == 2  # one ingest: yesterday and today
+            assert await papers() == 10
+            owed = await papers_by_tag_set(sessionmaker)
+            telegram.rate_limit = RateLimit()
+
+            # 300 chats fall due in the same minute: each gets one digest, from either replica.
+            due = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+            await seed_due_chats(sessionmaker, FIRST, due_at=due)
+            await telegram.wait_until(lambda: tally(telegram, FIRST, owed).complete == 300, 60)
+            first = tally(telegram, FIRST, owed)
+            assert (first.lost, first.repeated) == (0, 0), first.line()
+
+            # 300 more fall due; one replica is killed in the middle of their broadcast.
+            count = len(telegram.sent)
+            await seed_due_chats(sessionmaker, SECOND, due_at=due)
+            await telegram.wait_until(lambda: len(telegram.sent) >= count + 100, 60)
+            replicas[0].kill()
+            await replicas[0].wait()
+            at_kill = list(telegram.sent)
+            in_flight = [m for m in at_kill if not delivered([m]) <= await recorded(sessionmaker)]
+
+            await telegram.wait_until(lambda: tally(telegram, SECOND, owed).complete == 300, 90)
+            second = tally(telegram, SECOND, owed)
+            assert second.lost == 0, second.line()
+            before = delivered(at_kill)
+            repeats = [m for m in telegram.sent[len(at_kill) :] if delivered([m]) & before]
+            assert len(repeats) <= len(in_flight), (len(repeats), len(in_flight), second.line())
+            print(f"two replicas: {first.line()}; killed one: {len(in_flight)} in flight, "
+                  f"{len(repeats)} repeated; {second.line()}")  # fmt: skip
+        finally:
+            for replica in replicas:
+                if replica.returncode is None:
+                    await stop(replica)
+            await engine.dispose()
+        assert len(sources.requests_to(HF_PATH)) == 2
