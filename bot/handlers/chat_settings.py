@@ -8,6 +8,7 @@ first one is set when it subscribes (see ``schedule_first_digest``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import Update
@@ -17,42 +18,64 @@ from bot.context import AppContext
 from bot.handlers.common import chat_unit, command_args, refuse_non_admin, touch_chat
 from content.schedule import next_digest_at, parse_time, parse_timezone, zone
 from storage import chats, subscriptions
+from storage.models import Chat
 
 
 async def set_time(update: Update, ctx: AppContext) -> None:
     """``/time 08:30``: the local time of the daily digest; without a value, the current one."""
-    message = update.effective_message
-    if message is None:
-        return
-    raw = command_args(ctx).strip()
-    if not raw:
-        now = ctx.services.now()
-        async with chat_unit(update, ctx) as (_, chat):
-            usage = texts.time_usage(digest_time=chat.digest_time, tz_name=chat.timezone, now=now)
-        await message.reply_html(usage)
-        return
-    if await refuse_non_admin(update, ctx):
-        return
-    at = parse_time(raw)
-    if at is None:
-        await touch_chat(update, ctx)
-        await message.reply_html(texts.bad_time(raw))
-        return
-    new = await _change_schedule(update, ctx, digest_time=at)
-    await message.reply_html(
-        texts.time_changed(
-            digest_time=new.digest_time,
-            tz_name=new.tz_name,
-            now=new.now,
-            next_at=new.next_at,
-            paused=new.paused,
-            subscribed=new.subscribed,
-        )
+
+    def parse(raw: str) -> _Change | None:
+        at = parse_time(raw)
+        return None if at is None else _Change(digest_time=at)
+
+    await _schedule_command(
+        update,
+        ctx,
+        usage=lambda chat, now: texts.time_usage(
+            digest_time=chat.digest_time, tz_name=chat.timezone, now=now
+        ),
+        parse=parse,
+        bad=texts.bad_time,
+        changed=texts.time_changed,
     )
 
 
 async def set_timezone(update: Update, ctx: AppContext) -> None:
     """``/timezone Europe/Moscow`` or ``+3``; without a value, the current timezone."""
+
+    def parse(raw: str) -> _Change | None:
+        tz_name = parse_timezone(raw)
+        return None if tz_name is None else _Change(tz_name=tz_name)
+
+    await _schedule_command(
+        update,
+        ctx,
+        usage=lambda chat, now: texts.timezone_usage(tz_name=chat.timezone, now=now),
+        parse=parse,
+        bad=texts.bad_timezone,
+        changed=texts.timezone_changed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a /time or /timezone command changes; None keeps the chat's current value."""
+
+    tz_name: str | None = None
+    digest_time: dt.time | None = None
+
+
+async def _schedule_command(
+    update: Update,
+    ctx: AppContext,
+    *,
+    usage: Callable[[Chat, dt.datetime], str],
+    parse: Callable[[str], _Change | None],
+    bad: Callable[[str], str],
+    changed: Callable[..., str],
+) -> None:
+    # /time and /timezone alike: no value shows the current one, a bad value gets an example,
+    # a good one (from an admin, in groups) reschedules the chat and says when it comes next.
     message = update.effective_message
     if message is None:
         return
@@ -60,21 +83,23 @@ async def set_timezone(update: Update, ctx: AppContext) -> None:
     if not raw:
         now = ctx.services.now()
         async with chat_unit(update, ctx) as (_, chat):
-            usage = texts.timezone_usage(tz_name=chat.timezone, now=now)
-        await message.reply_html(usage)
+            reply = usage(chat, now)
+        await message.reply_html(reply)
         return
     if await refuse_non_admin(update, ctx):
         return
-    tz_name = parse_timezone(raw)
-    if tz_name is None:
+    change = parse(raw)
+    if change is None:
         await touch_chat(update, ctx)
-        await message.reply_html(texts.bad_timezone(raw))
+        await message.reply_html(bad(raw))
         return
-    new = await _change_schedule(update, ctx, tz_name=tz_name)
+    new = await _change_schedule(
+        update, ctx, tz_name=change.tz_name, digest_time=change.digest_time
+    )
     await message.reply_html(
-        texts.timezone_changed(
-            tz_name=new.tz_name,
+        changed(
             digest_time=new.digest_time,
+            tz_name=new.tz_name,
             now=new.now,
             next_at=new.next_at,
             paused=new.paused,
