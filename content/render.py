@@ -140,17 +140,16 @@ def render_digest_parts(
     room = MAX_MESSAGE_LENGTH - _len(header) - len(_PARAGRAPH)
     if more_line:
         room -= _len(more_line) + len(_PARAGRAPH)
-    blocks: list[tuple[str, tuple[str, ...]]] = [
-        (_block(paper, f"{n}. ", room), (paper.id,)) for n, paper in enumerate(papers, 1)
+    blocks: list[tuple[str, int, tuple[str, ...]]] = [
+        (*_block(paper, f"{n}. ", room), (paper.id,)) for n, paper in enumerate(papers, 1)
     ]
     if more_line:
-        blocks.append((more_line, ()))
+        blocks.append((more_line, _len(more_line), ()))
     messages: list[list[str]] = [[header]]
     ids: list[list[str]] = [[]]
     # Lengths are added up rather than re-measured: UTF-16 lengths of joined strings add.
     size, separator = _len(header), _len(_PARAGRAPH)
-    for block, block_ids in blocks:
-        block_size = _len(block)
+    for block, block_size, block_ids in blocks:
         if size + separator + block_size <= MAX_MESSAGE_LENGTH:
             messages[-1].append(block)
             size += separator + block_size
@@ -228,19 +227,21 @@ class _Block:
         return "\n".join(lines)
 
 
-def _block(paper: PaperView, prefix: str, limit: int) -> str:
-    """The paper's block, shortened only if it would not fit in ``limit`` characters."""
-    # Nearly every block fits untouched; building it once per paper and position serves a
-    # whole broadcast, whatever room each chat's header leaves.
-    block = _full_block(paper, prefix)
-    if _len(block) <= limit:
-        return block
-    return _fit_block(paper, prefix, paper.summary, limit)
+def _block(paper: PaperView, prefix: str, limit: int) -> tuple[str, int]:
+    """The paper's block and its length, shortened only if it would not fit in ``limit``."""
+    # Nearly every block fits untouched; building (and measuring) it once per paper and
+    # position serves a whole broadcast, whatever room each chat's header leaves.
+    block, size = _full_block(paper, prefix)
+    if size <= limit:
+        return block, size
+    block = _fit_block(paper, prefix, paper.summary, limit)
+    return block, _len(block)
 
 
 @functools.lru_cache(maxsize=16384)
-def _full_block(paper: PaperView, prefix: str) -> str:
-    return _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH)
+def _full_block(paper: PaperView, prefix: str) -> tuple[str, int]:
+    block = _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH)
+    return block, _len(block)
 
 
 def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
@@ -372,6 +373,7 @@ def _safe_url(url: str | None) -> str | None:
     return url
 
 
+@functools.lru_cache(maxsize=1024)
 def _hashtag(tag: str) -> str:
     """A tag as an escaped hashtag, clipped should a stored tag be unreasonably long."""
     return _esc(hashtag(_clip(_clean(tag), _MAX_TAG_CHARS)))
