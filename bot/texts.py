@@ -424,12 +424,13 @@ def stats(s: BotStats, *, tz_name: str, now: dt.datetime) -> str:
         [
             "📊 <b>Статистика бота</b>",
             "",
-            f"<b>Чаты:</b> {s.chats_active} активных, {s.chats_paused} на паузе, "
-            f"{s.chats_blocked} заблокировали бота",
+            # "label: number" needs no agreement of the word with the number ("1 активных").
+            f"<b>Чаты:</b> активны: {s.chats_active}, на паузе: {s.chats_paused}, "
+            f"заблокировали бота: {s.chats_blocked}",
             f"<b>Подписки:</b> {count(s.subscriptions, 'подписка', 'подписки', 'подписок')} "
             f"в {count(s.subscribed_chats, 'чате', 'чатах', 'чатах')}",
             f"<b>Популярные теги:</b> {top}",
-            f"<b>Статьи:</b> {s.papers} в каталоге, {s.papers_ready} готовы к рассылке",
+            f"<b>Статьи:</b> в каталоге: {s.papers}, готовы к рассылке: {s.papers_ready}",
             f"<b>Каталог обновлён:</b> {_moment(s.last_ingest, tz_name, now)}",
             "",
             f"<b>Сегодня</b> (с 00:00, {escape(zone_label(tz_name, now))}):",

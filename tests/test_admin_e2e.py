@@ -70,10 +70,10 @@ async def test_an_admin_sees_chats_subscriptions_papers_and_todays_deliveries(wo
     reply = await say(telegram, ADMIN, "/stats")
 
     assert "Статистика бота" in reply
-    assert "Чаты: 1 активных, 1 на паузе, 1 заблокировали бота" in reply
+    assert "Чаты: активны: 1, на паузе: 1, заблокировали бота: 1" in reply
     assert "Подписки: 4 подписки в 3 чатах" in reply
     assert "Популярные теги: #mllm 3, #moe 1" in reply
-    assert "Статьи: 10 в каталоге, 10 готовы к рассылке" in reply
+    assert "Статьи: в каталоге: 10, готовы к рассылке: 10" in reply
     assert "Каталог обновлён: сегодня в 08:50 (Europe/Moscow, UTC+3)" in reply
     assert "дайджестов отправлено: 1, пустых дней: 0" in reply
     assert "не доставлено: 0 (ошибки), 1 (бот заблокирован)" in reply
@@ -91,6 +91,6 @@ async def test_to_everyone_else_stats_is_an_unknown_command_and_not_in_the_menu(
 async def test_stats_on_an_empty_bot(world):
     telegram, _, _ = world
     reply = await say(telegram, ADMIN, "/stats")
-    assert "Чаты: 0 активных, 0 на паузе, 0 заблокировали бота" in reply
+    assert "Чаты: активны: 0, на паузе: 0, заблокировали бота: 0" in reply
     assert "Популярные теги: —" in reply
     assert "Каталог обновлён: ещё не было" in reply
