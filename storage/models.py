@@ -192,3 +192,14 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SavedQuery(Base):
+    """A search query behind "more" buttons, by a short id that fits in callback data."""
+
+    __tablename__ = "search_queries"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    # Forgotten some time after the last use; its buttons then ask for a new search.
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
