@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Select,
     TextClause,
+    case,
     column,
     delete,
     exists,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,12 +218,16 @@ def _fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def tsquery_expression(terms: Sequence[Term], *, any_term: bool = False) -> str:
-    """A ``to_tsquery('simple', …)`` expression of the same shape as :func:`fts5_expression`."""
+def tsquery_expression(terms: Sequence[Term], *, any_term: bool = False, weight: str = "") -> str:
+    """A ``to_tsquery('simple', …)`` expression of the same shape as :func:`fts5_expression`.
+
+    With ``weight`` ("A") every lexeme only matches text of that weight: the title.
+    """
+    suffix = f":{weight}" if weight else ""
     words = []
     for term in terms:
         alternatives = [
-            "(" + " & ".join(_ts_lexeme(t) for t in alternative) + ")"
+            "(" + " & ".join(_ts_lexeme(t) + suffix for t in alternative) + ")"
             for alternative in term.alternatives
         ]
         words.append("(" + " | ".join(alternatives) + ")")
@@ -241,7 +247,14 @@ def _tag_filters(tags: Sequence[str]) -> list[ColumnElement[bool]]:
 
 
 def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[Any]:
-    """Paper ids matching the query, best first."""
+    """Paper ids matching the query, best first.
+
+    A paper whose title has every word of the query is a direct hit: direct hits come first,
+    newest first, since for a reader of a daily digest the latest "Mixture of Experts"
+    paper beats an older one with a shorter title. The rest follow by relevance (BM25 or
+    ts_rank_cd), then recency. Direct hits are a yes/no matter, so on both dialects the top
+    of a list agrees even though their relevance scores differ.
+    """
     filters = _tag_filters(query.tags)
     if not query.terms:
         return (
@@ -253,35 +266,56 @@ def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[A
     if dialect == "sqlite":
         fts = table(FTS_TABLE, column("rowid"))
         expression = fts5_expression(query.terms, any_term=any_term)
-        score = func.bm25(literal_column(FTS_TABLE), literal_column(_BM25_WEIGHTS))
-        return (
-            select(Paper.id)
+        # bm25() is negative, lower is better: negated so that both dialects sort alike.
+        score: ColumnElement[Any] = -func.bm25(
+            literal_column(FTS_TABLE), literal_column(_BM25_WEIGHTS)
+        )
+        in_title = fts.c.rowid.in_(
+            select(fts.c.rowid).where(
+                text(f"{FTS_TABLE} MATCH :in_title").bindparams(in_title=f"title : ({expression})")
+            )
+        )
+        matches = (
+            select(Paper.id, Paper.listed_on, score.label("score"), in_title.label("direct"))
             .select_from(fts)
             .join(index, index.c.id == fts.c.rowid)
             .join(Paper, Paper.id == index.c.paper_id)
             .where(text(f"{FTS_TABLE} MATCH :expression").bindparams(expression=expression))
-            .where(*filters)
-            .order_by(score, Paper.listed_on.desc(), Paper.id.desc())
         )
-    if dialect == "postgresql":
+    elif dialect == "postgresql":
         expression = tsquery_expression(query.terms, any_term=any_term)
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+        title_query = func.to_tsquery(
+            literal_column("'simple'::regconfig"),
+            tsquery_expression(query.terms, any_term=any_term, weight="A"),
+        )
         document_ = index.c.document
         score = func.ts_rank_cd(
-            literal_column(f"'{_TS_WEIGHTS}'::float4[]"),
-            document_,
-            tsquery,
-            _TS_NORMALIZATION,
+            literal_column(f"'{_TS_WEIGHTS}'::float4[]"), document_, tsquery, _TS_NORMALIZATION
         )
-        return (
-            select(Paper.id)
+        matches = (
+            select(
+                Paper.id,
+                Paper.listed_on,
+                score.label("score"),
+                document_.op("@@")(title_query).label("direct"),
+            )
             .select_from(index)
             .join(Paper, Paper.id == index.c.paper_id)
             .where(document_.op("@@")(tsquery))
-            .where(*filters)
-            .order_by(score.desc(), Paper.listed_on.desc(), Paper.id.desc())
         )
-    raise NotImplementedError(f"unsupported database dialect: {dialect}")
+    else:
+        raise NotImplementedError(f"unsupported database dialect: {dialect}")
+    ranked = matches.where(*filters).subquery("ranked")
+    by_relevance = (ranked.c.score.desc(), ranked.c.listed_on.desc(), ranked.c.id.desc())
+    if any_term:
+        return select(ranked.c.id).order_by(*by_relevance)
+    return select(ranked.c.id).order_by(
+        ranked.c.direct.desc(),
+        # Only direct hits go by date first: for the others relevance comes first.
+        case((ranked.c.direct == true(), ranked.c.listed_on), else_=None).desc().nulls_last(),
+        *by_relevance,
+    )
 
 
 async def search(
