@@ -1,4 +1,4 @@
-"""The search fixture: 225 real ML papers with Russian titles and summaries, stored as ingest does."""
+"""The search fixture: 225 real ML papers with Russian titles and summaries, stored like ingest."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def load_search_papers() -> list[dict[str, Any]]:
     return list(json.loads(SEARCH_PAPERS_PATH.read_text(encoding="utf-8"))["papers"])
 
 
-async def seed_search_papers(sessionmaker: async_sessionmaker[AsyncSession]) -> list[dict]:
+async def seed_search_papers(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> list[dict[str, Any]]:
     """Store the fixture the way ingest does: upsert with tags and links, then the summaries."""
     items = load_search_papers()
     entries = [
