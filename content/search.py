@@ -114,23 +114,38 @@ def terms(text: str) -> list[str]:
     and "InternVL" finds "InternVL2-8B".
     """
     found: list[str] = []
-    for match in _WORD.finditer(_normalize(text)):
-        term = _word_terms(match.group())
-        if term is None:
-            continue
-        for alternative in term.alternatives:
-            found.extend(alternative)
-        for part in _PART.findall(match.group()):
-            if not part.isalpha() and not part.isdigit():
-                found.extend(
-                    stem(run) for run in _LETTERS.findall(part) if len(run) > 1 and _usable(run)
-                )
+    for word in _WORD.findall(_normalize(text)):
+        found.extend(_index_terms(word))
     return found
+
+
+@lru_cache(maxsize=200_000)
+def _index_terms(word: str) -> tuple[str, ...]:
+    # Cached per word: a catalogue repeats the same few ten thousand words, and the cache
+    # makes indexing a paper about ten times faster.
+    term = _word_terms(word)
+    if term is None:
+        return ()
+    found = [t for alternative in term.alternatives for t in alternative]
+    for part in _PART.findall(word):
+        if not part.isalpha() and not part.isdigit():
+            found.extend(
+                stem(run) for run in _LETTERS.findall(part) if len(run) > 1 and _usable(run)
+            )
+    return tuple(found)
 
 
 def index_text(*texts: str | None) -> str:
     """Several texts as one space-separated string of index terms."""
     return " ".join(term for text in texts if text for term in terms(text))
+
+
+def tag_term(tag_id: str) -> str:
+    """The index term that marks a paper's tag, so "#tag" filters inside the full-text index.
+
+    It starts with a digit, so no stemmer touches it and no ordinary word is spelled so.
+    """
+    return "0tag" + "".join(char for char in tag_id.lower() if char.isalnum())
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +175,7 @@ def document(
     return SearchDocument(
         title=index_text(title, title_ru),
         summary=index_text(summary_ru),
-        tags=index_text(*tag_texts),
+        tags=" ".join([index_text(*tag_texts), *(tag_term(t) for t in sorted(set(tags)))]),
         abstract=index_text(abstract),
     )
 

@@ -118,6 +118,9 @@ class Paper(Base):
     """A paper listing (arXiv id without version) with its Russian summary state."""
 
     __tablename__ = "papers"
+    # Search ranks up to a thousand candidates by date; this index answers id -> listed_on
+    # without reading the wide rows (abstracts) of the table.
+    __table_args__ = (Index("ix_papers_id_listed_on", "id", "listed_on"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(Text)

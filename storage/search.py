@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.search import SearchDocument, SearchQuery, Term, document
+from content.search import SearchDocument, SearchQuery, Term, document, tag_term
 from storage.db import dialect_name, insert_ignoring_conflicts
 from storage.models import Paper, PaperTag, SavedQuery
 
@@ -58,6 +58,13 @@ _BM25_WEIGHTS: Final[str] = "10.0, 5.0, 3.0, 2.0"
 _TS_WEIGHTS: Final[str] = "{0.3, 0.2, 0.5, 1.0}"
 # ts_rank_cd normalisation 1: divide by 1 + log(document length), as BM25 damps long texts.
 _TS_NORMALIZATION: Final[int] = 1
+
+MAX_CANDIDATES: Final[int] = 1000
+"""A query matching more papers ranks only the newest this many of them.
+
+FTS5 computes bm25() row by row, so a broad query ("модель") would cost tens of milliseconds
+per ten thousand papers; the newest matches are what a reader of a digest bot wants anyway.
+"""
 
 MAX_TAGS: Final[int] = 5
 """At most this many ``#tag`` filters of one query are applied."""
@@ -201,8 +208,13 @@ class SearchPage:
     relaxed: bool = False
 
 
-def fts5_expression(terms: Sequence[Term], *, any_term: bool = False) -> str:
-    """An FTS5 MATCH expression of quoted terms: all of them, or any with ``any_term``."""
+def fts5_expression(
+    terms: Sequence[Term], *, any_term: bool = False, tags: Sequence[str] = ()
+) -> str:
+    """An FTS5 MATCH expression of quoted terms: all of them, or any with ``any_term``.
+
+    Every tag in ``tags`` is required.
+    """
     words = []
     for term in terms:
         alternatives = [
@@ -210,7 +222,8 @@ def fts5_expression(terms: Sequence[Term], *, any_term: bool = False) -> str:
             for alternative in term.alternatives
         ]
         words.append("(" + " OR ".join(alternatives) + ")")
-    return (" OR " if any_term else " AND ").join(words)
+    expression = "(" + (" OR " if any_term else " AND ").join(words) + ")"
+    return " AND ".join([expression, *(_fts5_string(tag_term(t)) for t in tags[:MAX_TAGS])])
 
 
 def _fts5_string(term: str) -> str:
@@ -218,10 +231,12 @@ def _fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def tsquery_expression(terms: Sequence[Term], *, any_term: bool = False, weight: str = "") -> str:
+def tsquery_expression(
+    terms: Sequence[Term], *, any_term: bool = False, weight: str = "", tags: Sequence[str] = ()
+) -> str:
     """A ``to_tsquery('simple', …)`` expression of the same shape as :func:`fts5_expression`.
 
-    With ``weight`` ("A") every lexeme only matches text of that weight: the title.
+    With ``weight`` ("A") every word only matches text of that weight: the title.
     """
     suffix = f":{weight}" if weight else ""
     words = []
@@ -231,7 +246,8 @@ def tsquery_expression(terms: Sequence[Term], *, any_term: bool = False, weight:
             for alternative in term.alternatives
         ]
         words.append("(" + " | ".join(alternatives) + ")")
-    return (" | " if any_term else " & ").join(words)
+    expression = "(" + (" | " if any_term else " & ").join(words) + ")"
+    return " & ".join([expression, *(_ts_lexeme(tag_term(t)) for t in tags[:MAX_TAGS])])
 
 
 def _ts_lexeme(term: str) -> str:
@@ -247,7 +263,7 @@ def _tag_filters(tags: Sequence[str]) -> list[ColumnElement[bool]]:
 
 
 def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[Any]:
-    """Paper ids matching the query, best first.
+    """Paper ids matching the query, best first; "#tag" filters are terms of the index.
 
     A paper whose title has every word of the query is a direct hit: direct hits come first,
     newest first, since for a reader of a daily digest the latest "Mixture of Experts"
@@ -265,48 +281,68 @@ def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[A
     index = table(INDEX_TABLE, column("id"), column("paper_id"), column("document"))
     if dialect == "sqlite":
         fts = table(FTS_TABLE, column("rowid"))
-        expression = fts5_expression(query.terms, any_term=any_term)
+        tag_terms = [_fts5_string(tag_term(tag)) for tag in query.tags[:MAX_TAGS]]
+        title = " AND ".join([f"title : {fts5_expression(query.terms)}", *tag_terms])
         # bm25() is negative, lower is better: negated so that both dialects sort alike.
         score: ColumnElement[Any] = -func.bm25(
             literal_column(FTS_TABLE), literal_column(_BM25_WEIGHTS)
         )
-        in_title = fts.c.rowid.in_(
-            select(fts.c.rowid).where(
-                text(f"{FTS_TABLE} MATCH :in_title").bindparams(in_title=f"title : ({expression})")
-            )
+        direct = fts.c.rowid.in_(
+            select(fts.c.rowid)
+            .where(text(f"{FTS_TABLE} MATCH :title").bindparams(title=title))
+            .order_by(fts.c.rowid.desc())
+            .limit(MAX_CANDIDATES)
         )
-        matches = (
-            select(Paper.id, Paper.listed_on, score.label("score"), in_title.label("direct"))
-            .select_from(fts)
-            .join(index, index.c.id == fts.c.rowid)
-            .join(Paper, Paper.id == index.c.paper_id)
+        expression = fts5_expression(query.terms, any_term=any_term, tags=query.tags)
+        # FTS5 walks its doclists newest row first and stops at the cap, so bm25() runs for
+        # the candidates only, before any other table is touched.
+        candidates = (
+            select(fts.c.rowid.label("rowid"), score.label("score"), direct.label("direct"))
             .where(text(f"{FTS_TABLE} MATCH :expression").bindparams(expression=expression))
+            .order_by(fts.c.rowid.desc())
+            .limit(MAX_CANDIDATES)
+            .subquery("candidates")
+        )
+        ranked = (
+            select(Paper.id, Paper.listed_on, candidates.c.score, candidates.c.direct)
+            .select_from(candidates)
+            .join(index, index.c.id == candidates.c.rowid)
+            .join(Paper, Paper.id == index.c.paper_id)
+            .subquery("ranked")
         )
     elif dialect == "postgresql":
-        expression = tsquery_expression(query.terms, any_term=any_term)
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+        regconfig: ColumnElement[Any] = literal_column("'simple'::regconfig")
+        tsquery = func.to_tsquery(
+            regconfig, tsquery_expression(query.terms, any_term=any_term, tags=query.tags)
+        )
         title_query = func.to_tsquery(
-            literal_column("'simple'::regconfig"),
-            tsquery_expression(query.terms, any_term=any_term, weight="A"),
+            regconfig, tsquery_expression(query.terms, weight="A", tags=query.tags)
         )
         document_ = index.c.document
-        score = func.ts_rank_cd(
-            literal_column(f"'{_TS_WEIGHTS}'::float4[]"), document_, tsquery, _TS_NORMALIZATION
-        )
-        matches = (
+        candidates = (
             select(
-                Paper.id,
-                Paper.listed_on,
-                score.label("score"),
+                index.c.paper_id,
+                func.ts_rank_cd(
+                    literal_column(f"'{_TS_WEIGHTS}'::float4[]"),
+                    document_,
+                    tsquery,
+                    _TS_NORMALIZATION,
+                ).label("score"),
                 document_.op("@@")(title_query).label("direct"),
             )
-            .select_from(index)
-            .join(Paper, Paper.id == index.c.paper_id)
             .where(document_.op("@@")(tsquery))
+            .order_by(index.c.paper_id.desc())
+            .limit(MAX_CANDIDATES)
+            .subquery("candidates")
+        )
+        ranked = (
+            select(Paper.id, Paper.listed_on, candidates.c.score, candidates.c.direct)
+            .select_from(candidates)
+            .join(Paper, Paper.id == candidates.c.paper_id)
+            .subquery("ranked")
         )
     else:
         raise NotImplementedError(f"unsupported database dialect: {dialect}")
-    ranked = matches.where(*filters).subquery("ranked")
     by_relevance = (ranked.c.score.desc(), ranked.c.listed_on.desc(), ranked.c.id.desc())
     if any_term:
         return select(ranked.c.id).order_by(*by_relevance)

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_queries")),
     )
     op.create_index(op.f("ix_search_queries_used_at"), "search_queries", ["used_at"], unique=False)
+    op.create_index("ix_papers_id_listed_on", "papers", ["id", "listed_on"], unique=False)
     bind = op.get_bind()
     statements = _POSTGRES if bind.dialect.name == "postgresql" else _SQLITE
     for statement in statements:
@@ -86,5 +87,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS search_fts")
     op.execute("DROP TABLE IF EXISTS search_index")
+    op.drop_index("ix_papers_id_listed_on", table_name="papers")
     op.drop_index(op.f("ix_search_queries_used_at"), table_name="search_queries")
     op.drop_table("search_queries")
