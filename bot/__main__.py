@@ -1,4 +1,4 @@
-"""The command line: ``digest-bot run | ingest | preview | db upgrade``."""
+"""The command line: ``digest-bot run | ingest | preview | search | db upgrade``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--date", type=dt.date.fromisoformat, help="YYYY-MM-DD (default: the latest day)"
     )
+    search_cmd = sub.add_parser("search", help="print the papers /search finds, best first")
+    search_cmd.add_argument("query", nargs="*", help='e.g. "mixture of experts" or "#moe"')
+    search_cmd.add_argument("--limit", type=int, default=10, help="how many (default: 10)")
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations up to head")
@@ -155,6 +158,37 @@ async def _preview(settings: Settings, tag: str, day: dt.date | None) -> str:
     return render_plain(views, tag=tag, day=day)
 
 
+async def _search(settings: Settings, raw: str, limit: int) -> str:
+    from bot.handlers.search import view
+    from content.render import card_summary
+    from content.search import parse_query
+    from storage import search
+
+    query = parse_query(raw)
+    if query.is_empty:
+        raise CliError('error: nothing to search for; e.g. digest-bot search "mixture of experts"')
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            page = await search.search(session=session, query=query, limit=max(1, limit))
+    finally:
+        await engine.dispose()
+    if not page.hits:
+        return f"nothing found for {query.text!r}"
+    blocks = []
+    if page.relaxed:
+        blocks.append("(no paper has every word; these have some of them)")
+    for number, hit in enumerate(page.hits, 1):
+        paper = view(hit)
+        lines = [f"{number}. {paper.title}", f"   {card_summary(paper)}", f"   {paper.url}"]
+        if paper.code_url:
+            lines.append(f"   💻 {paper.code_url}")
+        if paper.tags:
+            lines.append("   " + " ".join(f"#{tag}" for tag in paper.tags))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``digest-bot`` console script."""
     args = _parser().parse_args(argv)
@@ -179,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not tags:
                 raise CliError(f"error: unknown tag {args.tag!r}; see /tags in the bot")
             print(asyncio.run(_preview(settings, tags[0], args.date)))
+        elif args.command == "search":
+            _migrate(settings)
+            print(asyncio.run(_search(settings, " ".join(args.query), args.limit)))
         elif args.command == "db":
             _migrate(settings)
             print("database is up to date")

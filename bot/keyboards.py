@@ -87,3 +87,54 @@ def unsubscribe_keyboard(subscribed: Iterable[str]) -> InlineKeyboardMarkup:
         for t in subscribed
     ]
     return _grid(buttons)
+
+
+# --- search result pages ------------------------------------------------------------------------
+
+_SEARCH_PREFIX = "sr"
+# A page number past this is no button we made: deep offsets only cost the database.
+MAX_SEARCH_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCallback:
+    """A decoded press on a search page button."""
+
+    query_id: str
+    page: int
+
+
+def encode_search(query_id: str, page: int) -> str:
+    """Callback data of a search page button: "sr:<query id>:<page>", well under 64 bytes."""
+    return f"{_SEARCH_PREFIX}:{query_id}:{page}"
+
+
+def decode_search(data: str | None) -> SearchCallback | None:
+    """Parse a search page button; anything unexpected gives None."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != _SEARCH_PREFIX:
+        return None
+    query_id, page = parts[1], parts[2]
+    if not (query_id.isascii() and query_id.isalnum() and 0 < len(query_id) <= 16):
+        return None
+    if not (page.isascii() and page.isdigit() and int(page) <= MAX_SEARCH_PAGE):
+        return None
+    return SearchCallback(query_id, int(page))
+
+
+SEARCH_CALLBACK_PATTERN = rf"^{_SEARCH_PREFIX}:"
+"""What the search button handler answers; every other button belongs to the tag handler."""
+
+
+def search_keyboard(query_id: str, page: int, *, has_more: bool) -> InlineKeyboardMarkup | None:
+    """The «◀ Назад» and «Дальше ▶» buttons under a page of results, where they lead somewhere."""
+    buttons = []
+    if page > 0:
+        buttons.append(
+            InlineKeyboardButton("◀ Назад", callback_data=encode_search(query_id, page - 1))
+        )
+    if has_more and page < MAX_SEARCH_PAGE:
+        buttons.append(
+            InlineKeyboardButton("Дальше ▶", callback_data=encode_search(query_id, page + 1))
+        )
+    return InlineKeyboardMarkup([buttons]) if buttons else None

@@ -39,6 +39,12 @@ HELP = """<b>Что я умею</b>
 Приходит каждое утро в выбранное время, только со статьями, которых вы ещё не видели.
 /digest — прислать свежие статьи прямо сейчас (это заменит сегодняшний дайджест)
 
+<b>Поиск</b>
+/search <i>запрос</i> — статьи по теме, названию модели или методу, по-русски или \
+по-английски: <code>/search смесь экспертов</code>, <code>/search InternVL2-8B</code>, \
+<code>/search #mllm галлюцинации</code> (только статьи с тегом #mllm)
+Искать можно и в любом другом чате: начните сообщение с имени бота через @.
+
 <b>Время и пауза</b>
 /time <i>ЧЧ:ММ</i> — во сколько присылать дайджест, например <code>/time 08:30</code>
 /timezone <i>пояс</i> — часовой пояс: <code>/timezone Europe/Moscow</code>, \
@@ -440,3 +446,59 @@ def stats(s: BotStats, *, tz_name: str, now: dt.datetime) -> str:
             f"{runs.get('blocked', 0)} (бот заблокирован)",
         ]
     )
+
+
+# --- search -----------------------------------------------------------------------------------
+
+SEARCH_EXAMPLES = (
+    "<code>/search смесь экспертов</code>\n"
+    "<code>/search InternVL2-8B</code>\n"
+    "<code>/search #mllm галлюцинации</code> — только статьи с тегом #mllm"
+)
+
+
+def search_usage(bot_username: str | None) -> str:
+    """/search without a query: what to write."""
+    lines = [
+        "🔎 <b>Поиск по статьям</b>",
+        "Напишите после команды тему, название модели или метода — по-русски или по-английски:",
+        SEARCH_EXAMPLES,
+    ]
+    if bot_username:
+        lines += [
+            "",
+            f"Искать можно и в любом чате: напишите <code>@{escape(bot_username)} запрос</code> "
+            "и выберите статью из списка.",
+        ]
+    return "\n".join(lines)
+
+
+def search_header(query: str, *, first: int, last: int, relaxed: bool) -> str:
+    """The first line of a page of results."""
+    line = f"🔎 <b>{_echo_query(query)}</b> · {first}–{last}"
+    if relaxed:
+        line += "\nСтатей со всеми словами запроса нет — вот те, где есть часть из них."
+    return line
+
+
+def search_nothing(query: str) -> str:
+    """/search that found nothing."""
+    return (
+        f"По запросу «{_echo_query(query)}» ничего не нашлось.\n"
+        "Попробуйте короче или другими словами — например, английское название метода "
+        "(<code>/search mixture of experts</code>) или тег (<code>/search #moe</code>). "
+        "Все теги — /tags"
+    )
+
+
+SEARCH_EXPIRED = "Этот поиск устарел. Повторите его: /search запрос"
+SEARCH_PAGE_EMPTY = "Дальше результатов нет."
+INLINE_NOTHING = "Ничего не нашлось — попробуйте другие слова"
+
+# A search echoes more of the query than a setting does, but still not all 256 characters.
+_MAX_QUERY_ECHO = 80
+
+
+def _echo_query(query: str) -> str:
+    shown = query if len(query) <= _MAX_QUERY_ECHO else query[: _MAX_QUERY_ECHO - 1] + "…"
+    return escape(shown)

@@ -166,10 +166,32 @@ def render_digest_parts(
 
 def render_card(paper: PaperView) -> str:
     """A compact HTML card of one paper for /search and inline results, ≤ 1024 characters."""
-    summary = _first_sentence(_clean(paper.summary))
-    if len(summary) > CARD_SUMMARY_CHARS:
-        summary = _shorten(summary, lambda cut: len(cut) <= CARD_SUMMARY_CHARS)
-    return _fit_block(paper, "", summary, MAX_CARD_LENGTH)
+    return _fit_block(paper, "", _card_summary(paper.summary), MAX_CARD_LENGTH)
+
+
+SEARCH_CARD_LENGTH: Final[int] = 700
+"""Room for one result of a search page: five of them and a header fit in one message."""
+
+
+def render_search_page(papers: Sequence[PaperView], *, header: str, first_number: int) -> str:
+    """A page of search results: the (HTML) header and numbered compact cards, ≤ 4096."""
+    blocks = [header]
+    room = min(SEARCH_CARD_LENGTH, (MAX_MESSAGE_LENGTH - _len(header)) // max(len(papers), 1) - 2)
+    for number, paper in enumerate(papers, first_number):
+        blocks.append(_fit_block(paper, f"{number}. ", _card_summary(paper.summary), room))
+    return _PARAGRAPH.join(blocks)
+
+
+def card_summary(paper: PaperView) -> str:
+    """The one-line plain summary a card shows: the first sentence, at most 200 characters."""
+    return _card_summary(paper.summary)
+
+
+def _card_summary(summary: str) -> str:
+    text = _first_sentence(_clean(summary))
+    if len(text) > CARD_SUMMARY_CHARS:
+        text = _shorten(text, lambda cut: len(cut) <= CARD_SUMMARY_CHARS)
+    return text
 
 
 def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str]) -> str:

@@ -118,6 +118,9 @@ class Paper(Base):
     """A paper listing (arXiv id without version) with its Russian summary state."""
 
     __tablename__ = "papers"
+    # Search ranks up to a thousand candidates by date; this index answers id -> listed_on
+    # without reading the wide rows (abstracts) of the table.
+    __table_args__ = (Index("ix_papers_id_listed_on", "id", "listed_on"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -192,3 +195,14 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     slot: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SavedQuery(Base):
+    """A search query behind "more" buttons, by a short id that fits in callback data."""
+
+    __tablename__ = "search_queries"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    # Forgotten some time after the last use; its buttons then ask for a new search.
+    used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import CatalogEntry, Source, SummaryStatus
 from content.models import Paper as DomainPaper
+from storage import search
 from storage.db import insert_ignoring_conflicts
 from storage.models import Paper, PaperTag, utcnow
 
@@ -64,6 +65,7 @@ async def upsert_papers(
             changes["updated_at"] = stamp
             await session.execute(update(Paper).where(Paper.id == pid).values(**changes))
 
+    # add_tags brings the search index of every paper here up to date, new ones included.
     await add_tags(session=session, tags={pid: by_id[pid].tags for pid in ids})
     return UpsertResult(new=[str(r["id"]) for r in new_rows], updated=list(existing))
 
@@ -90,12 +92,13 @@ def _new_row(entry: CatalogEntry, stamp: dt.datetime) -> dict[str, object]:
 
 
 async def add_tags(*, session: AsyncSession, tags: Mapping[str, Sequence[str]]) -> None:
-    """Attach tags to papers; tags a paper already has are left alone."""
+    """Attach tags to papers (tags a paper already has are left alone) and reindex them."""
     rows = [{"paper_id": pid, "tag": tag} for pid, found in tags.items() for tag in found]
     for start in range(0, len(rows), _CHUNK):
         await session.execute(
             insert_ignoring_conflicts(session, PaperTag), rows[start : start + _CHUNK]
         )
+    await search.reindex(session=session, paper_ids=list(tags))
 
 
 async def tags_of(*, session: AsyncSession, paper_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -186,6 +189,7 @@ async def save_summaries(
             for u in updates
         ],
     )
+    await search.reindex(session=session, paper_ids=[u.paper_id for u in updates])
 
 
 async def expire_failed(*, session: AsyncSession, before: dt.datetime) -> int:

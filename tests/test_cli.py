@@ -114,3 +114,29 @@ async def test_the_real_process_polls_answers_and_keeps_subscriptions_across_res
             assert TOKEN not in log
             assert proc.returncode == 0, log
         assert fake.commands_for(language_code="ru")
+
+
+async def test_search_prints_the_same_ranking_as_the_bot(tmp_path):
+    from storage.db import create_engine, create_sessionmaker, upgrade_async
+    from tests.search_fixture import AWAKER, load_search_papers, seed_search_papers
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}"
+    await upgrade_async(url)
+    engine = create_engine(url)
+    try:
+        await seed_search_papers(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    env = clean_env(DATABASE_URL=url)
+    code, out, err = await run_cli(
+        "search", "смесь", "экспертов", "--limit", "3", cwd=tmp_path, env=env
+    )
+    assert code == 0, err
+    titles = {p["id"]: p["title_ru"] for p in load_search_papers()}
+    assert out.startswith(f"1. {titles[AWAKER]}\n")
+    assert "https://github.com/MetabrainAGI/Awaker" in out and "4. " not in out
+
+    code, out, err = await run_cli("search", '"*(', cwd=tmp_path, env=env)
+    assert code != 0
+    assert err.strip().splitlines()[-1].startswith("error: nothing to search for")
+    assert "Traceback" not in err + out

@@ -9,12 +9,23 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot.handlers import admin, chat_settings, digest, fallback, observe, start, subscriptions
+from bot import keyboards
+from bot.handlers import (
+    admin,
+    chat_settings,
+    digest,
+    fallback,
+    observe,
+    search,
+    start,
+    subscriptions,
+)
 from bot.handlers.errors import on_error
 
 # (command, Russian description) in menu order; also the source of /help's order.
@@ -25,6 +36,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("tags", "Все темы с кнопками"),
     ("mytags", "Мои подписки, время и часовой пояс"),
     ("digest", "Прислать свежий дайджест сейчас"),
+    ("search", "Поиск статей: /search смесь экспертов"),
     ("time", "Время дайджеста: /time 08:30"),
     ("timezone", "Часовой пояс: /timezone Europe/Moscow или +3"),
     ("pause", "Приостановить дайджесты"),
@@ -45,13 +57,18 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("tags", subscriptions.send_tags_overview, filters=only_new))
     app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
     app.add_handler(CommandHandler("digest", digest.digest_now, filters=only_new))
+    app.add_handler(CommandHandler("search", search.search_command, filters=only_new))
     app.add_handler(CommandHandler("time", chat_settings.set_time, filters=only_new))
     app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
     app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
     # Not in COMMANDS: the menu is public, and to non-admins /stats is an unknown command.
     app.add_handler(CommandHandler("stats", admin.stats, filters=only_new))
+    app.add_handler(
+        CallbackQueryHandler(search.page_button, pattern=keyboards.SEARCH_CALLBACK_PATTERN)
+    )
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
+    app.add_handler(InlineQueryHandler(search.inline_query))
     app.add_handler(MessageHandler(filters.COMMAND & only_new, fallback.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & only_new, fallback.plain_text))
     app.add_error_handler(on_error)

@@ -1,0 +1,220 @@
+"""Search at scale: 100,000 papers, 1,000 mixed Russian and English queries.
+
+The papers are synthetic but speak the catalogue's language: titles, abstracts and Russian
+summaries are recombined from the sentences of tests/fixtures/search_papers.json (225 real
+papers), with made-up model names ("Vexa3.5-VL-7B") mixed in, three random tags each. The
+queries are what readers type: two- and three-word phrases cut from real Russian and English
+titles, model and family names, single topic words and #tags.
+
+The index is built the way migration 0004 backfills it (storage.search.rebuild); each query
+goes through storage.search.search for one page of five, hits loaded, as /search does.
+Figures, one JSON line each: index build seconds, index size, query p50 and p95 (ms), on
+SQLite always and on PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (its
+public schema is reset first, as the tests do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+
+from content.search import parse_query  # noqa: E402
+from content.taxonomy import TAG_IDS  # noqa: E402
+from storage import search  # noqa: E402
+from storage.db import create_engine, create_sessionmaker, upgrade_async  # noqa: E402
+from storage.models import Paper, PaperTag  # noqa: E402
+from tests.search_fixture import load_search_papers  # noqa: E402
+
+SEED = 20241219
+PAPERS = int(os.environ.get("BENCH_SEARCH_PAPERS", "100000"))
+QUERIES = 1000
+LOAD_CHUNK = 2000
+DAY0 = dt.date(2023, 1, 1)
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZА-ЯЁ0-9])")
+_WORD = re.compile(r"[A-Za-zА-Яа-яЁё][\w-]*")
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def emit(db: str, metric: str, value: float, unit: str, **extra: object) -> None:
+    row = {"benchmark": "search", "db": db, "metric": metric, "value": round(value, 3)}
+    print(json.dumps({**row, "unit": unit, **extra}, ensure_ascii=False), flush=True)
+
+
+class Corpus:
+    """Sentences and words of the real fixture, to recombine."""
+
+    def __init__(self) -> None:
+        papers = load_search_papers()
+        self.abstract = [s for p in papers for s in _SENTENCE.split(p["abstract"])]
+        self.summary = [s for p in papers for s in _SENTENCE.split(p["summary_ru"])]
+        self.titles = [p["title"] for p in papers]
+        self.titles_ru = [p["title_ru"] for p in papers]
+        self.stems = ["Vexa", "Orion", "Kite", "Lumo", "Tesla", "Nimbus", "Argo", "Polar"]
+        self.names = [f"{random.choice(self.stems)}{n}" for n in range(1, 400)]
+
+    def model_name(self, rng: random.Random) -> str:
+        name = rng.choice(self.names)
+        version = rng.choice(["", "2", "2.5", "3", "3.5"])
+        suffix = rng.choice(["", "-VL", "-7B", "-VL-7B", "-8B", "-MoE", "-R1"])
+        return f"{name}{version}{suffix}"
+
+    def paper(self, rng: random.Random, number: int) -> dict[str, object]:
+        name = self.model_name(rng)
+        title = f"{name}: {rng.choice(self.titles).split(': ', 1)[-1]}"
+        title_ru = f"{name}: {rng.choice(self.titles_ru).split(': ', 1)[-1]}"
+        abstract = " ".join(rng.sample(self.abstract, rng.randint(5, 8)))
+        abstract = abstract.replace("We ", f"We present {name}. We ", 1)
+        summary = " ".join(rng.sample(self.summary, 2))
+        return {
+            "id": f"9{number:09d}",
+            "title": title,
+            "abstract": abstract,
+            "authors": [],
+            "listed_on": DAY0 + dt.timedelta(days=number % 700),
+            "source": "hf",
+            "url": f"https://huggingface.co/papers/9{number:09d}",
+            "code_url": f"https://github.com/lab/{name}" if number % 3 == 0 else None,
+            "upvotes": rng.randint(0, 200),
+            "title_ru": title_ru,
+            "summary_ru": summary,
+            "summary_status": "done",
+            "ingested_at": NOW,
+            "updated_at": NOW,
+        }
+
+    def queries(self, rng: random.Random, count: int) -> list[str]:
+        found: list[str] = []
+        while len(found) < count:
+            kind = rng.random()
+            if kind < 0.35:
+                words = _WORD.findall(rng.choice(self.titles_ru))
+            elif kind < 0.65:
+                words = _WORD.findall(rng.choice(self.titles))
+            elif kind < 0.8:
+                found.append(rng.choice([self.model_name(rng), rng.choice(self.names)]))
+                continue
+            elif kind < 0.9:
+                word = rng.choice(_WORD.findall(rng.choice(self.titles_ru)))
+                found.append(f"#{rng.choice(sorted(TAG_IDS))} {word}")
+                continue
+            else:
+                found.append(rng.choice(_WORD.findall(rng.choice(self.summary))))
+                continue
+            if len(words) >= 2:
+                size = min(len(words), rng.choice([1, 2, 2, 3]))
+                start = rng.randrange(0, len(words) - size + 1)
+                found.append(" ".join(words[start : start + size]))
+        return found
+
+
+async def load(sessionmaker: Sessions, corpus: Corpus) -> None:
+    rng = random.Random(SEED)
+    tags = sorted(TAG_IDS)
+    for start in range(0, PAPERS, LOAD_CHUNK):
+        rows = [corpus.paper(rng, n) for n in range(start, min(start + LOAD_CHUNK, PAPERS))]
+        tag_rows = [
+            {"paper_id": row["id"], "tag": tag} for row in rows for tag in rng.sample(tags, 3)
+        ]
+        async with sessionmaker() as session, session.begin():
+            await session.execute(insert(Paper), rows)
+            await session.execute(insert(PaperTag), tag_rows)
+
+
+async def index_size(db: str, sessionmaker: Sessions) -> float:
+    """Bytes of the search index: its table, FTS5's shadow tables or the GIN index."""
+    async with sessionmaker() as session:
+        if db == "postgresql":
+            size = await session.scalar(text("SELECT pg_total_relation_size('search_index')"))
+        else:
+            # The autoindex of search_index.paper_id is named after its table.
+            size = await session.scalar(
+                text(
+                    "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_fts%' "
+                    "OR name LIKE 'search_index%' OR name = 'sqlite_autoindex_search_index_1'"
+                )
+            )
+    return float(size or 0)
+
+
+async def run(db: str, url: str) -> None:
+    await upgrade_async(url)
+    engine = create_engine(url)
+    sessionmaker = create_sessionmaker(engine)
+    corpus = Corpus()
+    try:
+        t0 = time.perf_counter()
+        await load(sessionmaker, corpus)
+        emit(db, "load_seconds", time.perf_counter() - t0, "s", papers=PAPERS)
+
+        t0 = time.perf_counter()
+        async with sessionmaker() as session, session.begin():
+            indexed = await search.rebuild(session=session)
+        emit(db, "index_build_seconds", time.perf_counter() - t0, "s", papers=indexed)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("ANALYZE"))
+        size = await index_size(db, sessionmaker)
+        emit(db, "index_size_mb", size / 2**20, "MB", papers=indexed)
+
+        queries = corpus.queries(random.Random(SEED + 1), QUERIES)
+        timings: list[float] = []
+        slowest = (0.0, "")
+        found = relaxed = 0
+        async with sessionmaker() as session:
+            for raw in queries[:20]:  # warm the page cache and the prepared statements
+                await search.search(session=session, query=parse_query(raw), limit=5)
+            for raw in queries:
+                t0 = time.perf_counter()
+                page = await search.search(session=session, query=parse_query(raw), limit=5)
+                timings.append((time.perf_counter() - t0) * 1000)
+                slowest = max(slowest, (timings[-1], raw))
+                found += bool(page.hits)
+                relaxed += page.relaxed
+        timings.sort()
+        p95 = timings[int(len(timings) * 0.95) - 1]
+        extra = {"queries": len(timings), "with_results": found, "relaxed": relaxed}
+        emit(db, "query_p50_ms", statistics.median(timings), "ms", **extra)
+        emit(db, "query_p95_ms", p95, "ms", target="<= 20 ms" if db == "sqlite" else None)
+        emit(db, "query_max_ms", slowest[0], "ms", query=slowest[1])
+    finally:
+        await engine.dispose()
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "search.db"
+        asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{path}"))
+    postgres = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
+    if postgres:
+        asyncio.run(reset_postgres(postgres))
+        asyncio.run(run("postgresql", postgres))
+
+
+if __name__ == "__main__":
+    main()
