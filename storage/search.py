@@ -69,6 +69,12 @@ per ten thousand papers; the newest matches are what a reader of a digest bot wa
 MAX_TAGS: Final[int] = 5
 """At most this many ``#tag`` filters of one query are applied."""
 
+# asyncpg prepares every statement, and after five runs PostgreSQL may switch a statement to
+# a generic plan. A generic plan cannot see how rare the query's words are, so it walks the
+# primary key testing every document (0.3-0.8 s on 100k papers instead of ~30 ms): plan each
+# search for its own words, for the rest of its transaction.
+_CUSTOM_PLANS: Final[TextClause] = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
 _CHUNK: Final[int] = 500
 _QUERY_ID_CHARS: Final[int] = 12
 
@@ -361,6 +367,8 @@ async def search(
     if query.is_empty:
         return SearchPage(hits=(), has_more=False)
     dialect = dialect_name(session)
+    if dialect == "postgresql":
+        await session.execute(_CUSTOM_PLANS)
     ids = await _page_ids(session, _ranked_ids(dialect, query, any_term=False), offset, limit)
     relaxed = False
     if not ids and len(query.terms) > 1:
