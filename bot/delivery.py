@@ -228,10 +228,20 @@ class Deliverer:
     async def send(
         self, chat_id: int, tags: Sequence[str], digest: ComposedDigest, day: dt.date
     ) -> int:
-        """Send a composed digest in order, recording each message's papers as it arrives."""
-        parts = render_digest_parts(
-            [view(p) for p in digest.papers], day=day, tags=tags, more=digest.more
-        )
+        """Send a composed digest in order, recording each message's papers as it arrives.
+
+        Papers the chat received since the digest was composed are left out: another
+        sender may have got part of it out before it died, or /digest raced the morning
+        run. Returns the number of messages sent, 0 when nothing was left to send.
+        """
+        async with self._services.sessionmaker() as session:
+            received = await digests.received(
+                session=session, chat_id=chat_id, paper_ids=[p.id for p in digest.papers]
+            )
+        papers = [view(p) for p in digest.papers if p.id not in received]
+        if not papers:
+            return 0
+        parts = render_digest_parts(papers, day=day, tags=tags, more=digest.more)
         for part in parts:
             await self._send_part(chat_id, part)
             if part.paper_ids:

@@ -289,6 +289,19 @@ async def _delivered(
     return found
 
 
+async def received(*, session: AsyncSession, chat_id: int, paper_ids: Sequence[str]) -> set[str]:
+    """Which of these papers the chat has received already."""
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+        rows = await session.scalars(
+            select(Delivery.paper_id).where(
+                Delivery.chat_id == chat_id, Delivery.paper_id.in_(chunk)
+            )
+        )
+        found.update(rows)
+    return found
+
+
 async def default_since(*, session: AsyncSession, lookback_days: int = 1) -> dt.date | None:
     """The latest listing day less ``lookback_days``: where a new subscriber's digest starts."""
     latest = await latest_listing_day(session=session)

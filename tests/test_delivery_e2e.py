@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import DigestApp
+from bot.delivery import Deliverer
 from content.models import Source
+from storage import digests
 from storage.chats import get_chat
 from tests.broadcast import papers_in
 from tests.fake_llm import FakeLLM
@@ -256,3 +258,36 @@ async def test_each_zone_gets_its_digest_at_its_own_nine_across_the_new_york_dst
     assert [at.hour for at in new_york] == [13, 13, 14, 14]  # 1-2 Nov EDT, then EST
     # Vladivostok's 5 November begins before the five days end in UTC.
     assert [len(received[chat]) for chat in zones] == [4, 5, 4]
+
+
+async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(world):
+    # A sender composes a chat's digest, then waits its turn in the broadcast; meanwhile
+    # another sender, whose claim lapsed, got two of those papers out and died. The chat
+    # receives the other four, and nothing at all once every paper has reached it.
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    services = app.bot_data.services
+    async with services.sessionmaker() as session:
+        since = await digests.default_since(session=session)
+        assert since is not None
+        composed = (
+            await digests.compose(
+                session=session, chats=[(READER, ("mllm",))], max_papers=15, since=since
+            )
+        )[READER]
+    assert {p.id for p in composed.papers} == MLLM_PAPERS
+    sent_by_the_dead = [p.id for p in composed.papers[:2]]
+    async with services.sessionmaker() as session, session.begin():
+        await digests.record_deliveries(
+            session=session, chat_id=READER, paper_ids=sent_by_the_dead, now=clock.now
+        )
+    count = len(telegram.messages_to(READER))
+
+    assert await Deliverer(services, app.bot).send(READER, ("mllm",), composed, DAY) == 1
+    [digest] = telegram.messages_to(READER)[count:]
+    assert "· 4 статьи" in digest.plain
+    assert set(papers_in(digest)) == MLLM_PAPERS - set(sent_by_the_dead)
+
+    assert await Deliverer(services, app.bot).send(READER, ("mllm",), composed, DAY) == 0
+    assert len(telegram.messages_to(READER)) == count + 1

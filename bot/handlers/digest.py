@@ -52,7 +52,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         # The scheduled digest is going out this very moment.
         await message.reply_html(texts.DIGEST_IN_PROGRESS)
         return
-    await Deliverer(services, ctx.bot).send(chat.id, tags, composed, today)
+    sent = await Deliverer(services, ctx.bot).send(chat.id, tags, composed, today)
     async with ctx.session() as session, session.begin():
         if claimed:
             await digests.finish_run(
@@ -64,3 +64,6 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
                 now=now,
             )
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=following)
+    if not sent:
+        # The morning digest got there first, between composing and sending.
+        await message.reply_html(texts.nothing_new(following, chat.timezone, now))
