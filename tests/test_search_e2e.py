@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import DigestApp
 from bot.handlers.search import INLINE_PAGE_SIZE
+from storage.chats import get_chat
 from storage.db import create_engine, create_sessionmaker
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.harness import TOKEN, make_settings, running_bot
@@ -78,6 +79,9 @@ async def test_search_answers_with_five_compact_cards_best_first(fake, bot):
     assert reply.plain.startswith("🔎 смесь экспертов · 1–5")
     # A card: the Russian title linking to the paper, one line of summary, code, tags.
     assert '<a href="https://arxiv.org/abs/2411.10669">' in reply.text
+    # Like any command, the first /search registers the chat.
+    async with bot.bot_data.services.sessionmaker() as session:
+        assert await get_chat(session=session, chat_id=USER) is not None
     assert "💻 MetabrainAGI/Awaker" in reply.plain
     assert "#moe" in reply.plain
     assert reply.link_preview_options == {"is_disabled": True}

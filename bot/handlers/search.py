@@ -16,7 +16,7 @@ from telegram.error import BadRequest
 
 from bot import keyboards, texts
 from bot.context import AppContext
-from bot.handlers.common import command_args, is_not_modified
+from bot.handlers.common import chat_unit, command_args, is_not_modified
 from content.render import PaperView, card_summary, render_card, render_search_page
 from content.search import parse_query
 from storage import search
@@ -71,7 +71,8 @@ async def search_command(update: Update, ctx: AppContext) -> None:
     if not query.text:
         await message.reply_html(texts.search_usage(ctx.bot.username))
         return
-    async with ctx.session() as session, session.begin():
+    # chat_unit: like every command, /search records first contact with the chat.
+    async with chat_unit(update, ctx) as (session, _):
         page = await search.search(session=session, query=query, limit=PAGE_SIZE)
         query_id = None
         if page.has_more:
