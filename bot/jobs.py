@@ -25,6 +25,7 @@ _MISFIRE = {"misfire_grace_time": 6 * 3600, "coalesce": True}
 # One delivery tick at a time: a long broadcast makes later ticks skip, never overlap.
 _ONE_AT_A_TIME = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
 INGEST_JOB = "ingest"
+DELIVERY_JOB = "delivery"
 # Replicas fire the same occurrence a little apart, clocks a little skewed: an occurrence up to
 # this far ahead is the one being run now.
 _SLOT_TOLERANCE = dt.timedelta(minutes=1)
@@ -50,7 +51,7 @@ def schedule(app: DigestApp) -> None:
         delivery_job,
         interval=settings.delivery_interval,
         first=1,
-        name="delivery",
+        name=DELIVERY_JOB,
         job_kwargs=_ONE_AT_A_TIME,
     )
 
