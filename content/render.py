@@ -64,6 +64,11 @@ class PaperView:
     upvotes: int = 0
     tags: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        # Views are cache keys of rendered blocks; hashing every field cost more than the
+        # rest of a cache hit. Equal views have equal ids, so equality stays exact.
+        return hash(self.id)
+
 
 def repo_label(code_url: str) -> str:
     """Short label of a code link: "owner/repo"."""
@@ -196,7 +201,7 @@ def _card_summary(summary: str) -> str:
 
 def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str]) -> str:
     """First line of a digest: date, the chat's topics, how many papers."""
-    wanted = [tag for tag in dict.fromkeys(tags) if _clean(tag)]
+    wanted = [tag for tag in dict.fromkeys(tags) if _hashtag(tag)]
     present = {tag for paper in papers for tag in paper.tags}
     # Name the topics this digest actually covers; if the papers carry none of them (tags
     # not known yet), the chat's own topics still say what the digest is about.
@@ -211,6 +216,7 @@ def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[
     return " · ".join(parts)
 
 
+@functools.lru_cache(maxsize=256)
 def _more_line(more: int, hint: str, *, topics: int) -> str:
     """The closing line: "Ещё 3 статьи по вашим темам — /digest"."""
     line = f"Ещё {count(more, 'статья', 'статьи', 'статей')} {_where(topics)}"
@@ -243,7 +249,7 @@ class _Block:
             lines.append(_esc(summary))
         if self.extras:
             lines.append(" · ".join(self.extras))
-        hashtags = [_hashtag(tag) for tag in self.tags if _clean(tag)]
+        hashtags = [tag for tag in map(_hashtag, self.tags) if tag]
         if hashtags:
             lines.append(" ".join(hashtags))
         return "\n".join(lines)
@@ -397,8 +403,9 @@ def _safe_url(url: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _hashtag(tag: str) -> str:
-    """A tag as an escaped hashtag, clipped should a stored tag be unreasonably long."""
-    return _esc(hashtag(_clip(_clean(tag), _MAX_TAG_CHARS)))
+    """A tag as an escaped hashtag, "" for a blank one; clipped if unreasonably long."""
+    clean = _clean(tag)
+    return _esc(hashtag(_clip(clean, _MAX_TAG_CHARS))) if clean else ""
 
 
 def _esc(text: str) -> str:

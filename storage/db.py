@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Insert, event
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    SQLColumnExpression,
+    any_,
+    event,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -31,6 +43,9 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     # Durable enough under WAL (only the last commits may roll back on power loss), much faster.
     "PRAGMA synchronous=NORMAL",
+    # The default 2 MB cache rereads the chats table and its due index on every broadcast
+    # batch; 32 MB (allocated only as used) holds them for a large community.
+    "PRAGMA cache_size=-32768",
 )
 
 
@@ -95,6 +110,23 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type[Base]) -> Inser
         return postgresql.insert(model).on_conflict_do_nothing()
     if name == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database dialect: {name}")
+
+
+def in_values(
+    session: AsyncSession, column: SQLColumnExpression[int], values: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN values`` with the whole list bound as one parameter, however long it is.
+
+    An expanding IN binds a parameter per value: SQLAlchemy renders the statement anew for
+    every list, and SQLite caps a statement's parameters, so long lists went in chunks.
+    """
+    name = dialect_name(session)
+    if name == "postgresql":
+        return column == any_(literal(list(values), postgresql.ARRAY(BigInteger)))
+    if name == "sqlite":
+        items = func.json_each(json.dumps(list(values))).table_valued("value")
+        return column.in_(select(items.c.value))
     raise NotImplementedError(f"unsupported database dialect: {name}")
 
 

@@ -12,12 +12,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignoring_conflicts
+from storage.db import in_values, insert_ignoring_conflicts
 from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
 
@@ -32,9 +32,11 @@ _CHUNK: Final[int] = 500
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class DueChat:
+class DueChat(NamedTuple):
     """A chat whose digest is due, with its sorted subscriptions."""
+
+    # A named tuple, not a frozen dataclass: a broadcast makes one per chat, and a frozen
+    # dataclass's __init__ costs several times as much.
 
     chat_id: int
     timezone: str
@@ -43,9 +45,11 @@ class DueChat:
     tags: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+# Compared by identity: one compose shares each paper among thousands of digests, and caches
+# keyed on it (bot.delivery.view) should not compare ten fields on every lookup.
+@dataclass(frozen=True, slots=True, eq=False)
 class DigestPaper:
-    """What a digest needs of one paper."""
+    """What a digest needs of one paper, as one compose read it."""
 
     id: str
     title: str
@@ -98,23 +102,22 @@ async def claim_due_chats(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    # Tag ids never contain spaces (content.taxonomy), so one string carries them all.
+    tags = (
+        select(func.aggregate_strings(Subscription.tag, " "))
+        .where(Subscription.chat_id == Chat.id)
+        .scalar_subquery()
+    )
     connection = await session.connection()
     # One statement claims the chats and returns what a digest needs of them.
     claimed = await connection.execute(
         update(Chat)
         .where(Chat.id.in_(due.scalar_subquery()))
         .values(claimed_until=now + lease)
-        .returning(Chat.id, Chat.timezone, Chat.digest_time, Chat.next_digest_at)
+        .returning(Chat.next_digest_at, Chat.id, Chat.timezone, Chat.digest_time, tags)
     )
-    chats = list(claimed.all())
-    tags: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks([row.id for row in chats]):
-        rows = await connection.execute(
-            select(Subscription.chat_id, Subscription.tag).where(Subscription.chat_id.in_(chunk))
-        )
-        for chat_id, tag in rows.all():
-            tags[chat_id].append(tag)
-    chats.sort(key=lambda row: (row.next_digest_at, row.id))
+    # Oldest first, as selected: RETURNING promises no order.
+    rows = sorted(tuple(row) for row in claimed.all() if row[0] is not None)
     # Tags are sorted in Python: database collations disagree on punctuation.
     return [
         DueChat(
@@ -122,10 +125,9 @@ async def claim_due_chats(
             timezone=timezone,
             digest_time=digest_time,
             next_digest_at=next_digest_at,
-            tags=tuple(sorted(tags[chat_id])),
+            tags=tuple(sorted(chat_tags.split())) if chat_tags else (),
         )
-        for chat_id, timezone, digest_time, next_digest_at in chats
-        if next_digest_at is not None
+        for next_digest_at, chat_id, timezone, digest_time, chat_tags in rows
     ]
 
 
@@ -188,41 +190,56 @@ async def compose(
         id_range=(pool[0], pool[-1]),
     )
 
-    # Positions in the ranking of each tag's papers: a tag set's candidates are then the
-    # sorted union of a few short lists, not a scan of every paper per set.
+    # Each tag's papers as positions in the ranking, as a bit mask over it (bit i stands for
+    # ranked[i]), and its best few positions. A tag set's digest is then the best few of a
+    # handful of short lists and a popcount, not a merge of every matching paper per set.
+    limit = max(max_papers, 0)
     positions: dict[str, list[int]] = defaultdict(list)
+    masks: dict[str, int] = defaultdict(int)
     for position, paper in enumerate(ranked):
         for tag in paper.tags:
             positions[tag].append(position)
+            masks[tag] |= 1 << position
+    heads = {tag: found[:limit] for tag, found in positions.items()}
 
-    # One ranked candidate list, and one shared digest for chats without deliveries among
-    # the candidates, per distinct tag set.
-    candidates: dict[frozenset[str], list[DigestPaper]] = {}
+    def best(tag_set: frozenset[str]) -> ComposedDigest:
+        mask = 0
+        top: set[int] = set()
+        for tag in tag_set:
+            mask |= masks.get(tag, 0)
+            top.update(heads.get(tag, ()))
+        if not mask:
+            return EMPTY_DIGEST
+        kept = sorted(top)[:limit]
+        return ComposedDigest(
+            papers=tuple(map(ranked.__getitem__, kept)), more=mask.bit_count() - len(kept)
+        )
+
+    def unreceived(tag_set: frozenset[str], received: set[str]) -> ComposedDigest:
+        found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
+        matching = [ranked[position] for position in sorted(found)]
+        return _cap([p for p in matching if p.id not in received], limit)
+
+    # Chats without deliveries among the candidates share one digest per distinct tag set.
     shared: dict[frozenset[str], ComposedDigest] = {}
     for chat_id, tag_set in wanted.items():
         if not tag_set:
             continue
-        matching = candidates.get(tag_set)
-        if matching is None:
-            found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
-            matching = [ranked[position] for position in sorted(found)]
-            candidates[tag_set] = matching
         received = delivered.get(chat_id)
         if received:
-            result[chat_id] = _cap([p for p in matching if p.id not in received], max_papers)
+            result[chat_id] = unreceived(tag_set, received)
             continue
         digest = shared.get(tag_set)
         if digest is None:
-            digest = _cap(matching, max_papers)
-            shared[tag_set] = digest
+            digest = shared[tag_set] = best(tag_set)
         result[chat_id] = digest
     return result
 
 
-def _cap(papers: Sequence[DigestPaper], max_papers: int) -> ComposedDigest:
+def _cap(papers: Sequence[DigestPaper], limit: int) -> ComposedDigest:
     if not papers:
         return EMPTY_DIGEST
-    kept = tuple(papers[: max(max_papers, 0)])
+    kept = tuple(papers[:limit])
     return ComposedDigest(papers=kept, more=len(papers) - len(kept))
 
 
@@ -277,15 +294,14 @@ async def _delivered(
     # comes from the database, since its collation need not order ids as Python does.
     low, high = id_range
     found: dict[int, set[str]] = defaultdict(set)
-    for chats in _chunks(chat_ids, _CHUNK - 2):
-        rows = await session.execute(
-            select(Delivery.chat_id, Delivery.paper_id).where(
-                Delivery.chat_id.in_(chats), Delivery.paper_id.between(low, high)
-            )
+    rows = await session.execute(
+        select(Delivery.chat_id, Delivery.paper_id).where(
+            in_values(session, Delivery.chat_id, chat_ids), Delivery.paper_id.between(low, high)
         )
-        for chat_id, paper_id in rows.all():
-            if paper_id in wanted:
-                found[chat_id].add(paper_id)
+    )
+    for chat_id, paper_id in rows.all():
+        if paper_id in wanted:
+            found[chat_id].add(paper_id)
     return found
 
 
