@@ -30,9 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine  # noqa: E402
 
 from bot.delivery import view as paper_view  # noqa: E402
 from content.render import PaperView, render_digest  # noqa: E402
@@ -45,6 +43,7 @@ from storage.digests import (  # noqa: E402
     default_since,
 )
 from storage.models import Chat, Delivery, Paper, PaperTag, Subscription  # noqa: E402
+from tests.scratch_db import scratch_postgres  # noqa: E402
 
 SEED = 20241219
 CHATS = 100_000
@@ -245,19 +244,6 @@ async def run(db: str, url: str) -> None:
 # --- one child process per database -----------------------------------------------------
 
 
-async def postgres_scratch(url: str, name: str, *, create: bool) -> str:
-    """Create (or drop) a scratch database beside the one in ``url``; return its URL."""
-    admin = sa_create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            if create:
-                await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 def child(db: str, url: str) -> None:
     result = subprocess.run([sys.executable, __file__, "--db", db, "--url", url], check=False)
     if result.returncode:
@@ -277,12 +263,8 @@ def main() -> None:
         child("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db")
     postgres = os.environ.get("TEST_POSTGRES_URL")
     if postgres:
-        name = f"digest_bench_{os.getpid()}"
-        url = asyncio.run(postgres_scratch(postgres, name, create=True))
-        try:
+        with scratch_postgres(postgres, f"digest_bench_{os.getpid()}") as url:
             child("postgresql", url)
-        finally:
-            asyncio.run(postgres_scratch(postgres, name, create=False))
 
 
 if __name__ == "__main__":

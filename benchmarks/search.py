@@ -9,8 +9,8 @@ titles, model and family names, single topic words and #tags.
 The index is built the way migration 0004 backfills it (storage.search.rebuild); each query
 goes through storage.search.search for one page of five, hits loaded, as /search does.
 Figures, one JSON line each: index build seconds, index size, query p50 and p95 (ms), on
-SQLite always and on PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (its
-public schema is reset first, as the tests do).
+SQLite always and on PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (in a
+scratch database created beside the one named, and dropped afterwards).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from content.taxonomy import TAG_IDS  # noqa: E402
 from storage import search  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, upgrade_async  # noqa: E402
 from storage.models import Paper, PaperTag  # noqa: E402
+from tests.scratch_db import scratch_postgres  # noqa: E402
 from tests.search_fixture import load_search_papers  # noqa: E402
 
 SEED = 20241219
@@ -196,24 +197,14 @@ async def run(db: str, url: str) -> None:
         await engine.dispose()
 
 
-async def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            await connection.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        await engine.dispose()
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "search.db"
         asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{path}"))
     postgres = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
     if postgres:
-        asyncio.run(reset_postgres(postgres))
-        asyncio.run(run("postgresql", postgres))
+        with scratch_postgres(postgres, f"search_bench_{os.getpid()}") as url:
+            asyncio.run(run("postgresql", url))
 
 
 if __name__ == "__main__":
