@@ -404,7 +404,8 @@ NOTHING_TO_DIGEST = (
 def nothing_new(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
     """/digest when nothing new has appeared for the chat's tags."""
     return (
-        "Новых статей по вашим темам пока нет — всё свежее вы уже получили.\n"
+        # Not "you have had everything": a chat whose topics matched nothing had nothing.
+        "Новых статей по вашим темам пока нет.\n"
         f"Следующий дайджест придёт {_when(next_at, tz_name, now)}."
     )
 
