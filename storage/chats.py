@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name, insert_ignoring_conflicts
-from storage.models import Chat
+from storage.models import Chat, Subscription
+
+
+class ChatWithTags(NamedTuple):
+    """A chat's row and its subscribed tags (sorted), read together."""
+
+    chat: Chat
+    tags: list[str]
+
+
+# Every command starts here, so the statement is built once: no per-call construction and
+# cache-key generation. The tags come along in the same round trip to the database.
+_CHAT_WITH_TAGS = select(
+    Chat,
+    select(func.aggregate_strings(Subscription.tag, " "))
+    .where(Subscription.chat_id == Chat.id)
+    .scalar_subquery(),
+).where(Chat.id == bindparam("chat_id"))
+_LOCK_CHAT = select(Chat.id).where(Chat.id == bindparam("chat_id")).with_for_update()
 
 
 async def ensure_chat(
@@ -19,16 +38,20 @@ async def ensure_chat(
     language: str | None,
     timezone: str,
     digest_time: dt.time,
-) -> Chat:
-    """Return the chat, creating it with these settings if new and reactivating it if inactive."""
+) -> ChatWithTags:
+    """Return the chat and its tags, creating the chat with these settings if new.
+
+    An inactive chat is reactivated. The chat's row stays locked until the transaction
+    ends, so what the caller read is what it changes.
+    """
     # Every update of a known chat comes through here, so the common path is one read.
-    chat = await session.get(Chat, chat_id)
-    if chat is not None:
-        if not chat.active:
+    loaded = await _load_locked(session, chat_id)
+    if loaded is not None:
+        if not loaded.chat.active:
             # A chat that writes to us is reachable again.
-            chat.active = True
+            loaded.chat.active = True
             await session.flush()
-        return chat
+        return loaded
     # INSERT ... ON CONFLICT DO NOTHING keeps two concurrent first messages from racing
     # into an IntegrityError; an existing chat keeps the settings the user chose.
     await session.execute(
@@ -40,10 +63,21 @@ async def ensure_chat(
             digest_time=digest_time,
         )
     )
-    chat = await session.get(Chat, chat_id, populate_existing=True)
-    if chat is None:
+    loaded = await _load_locked(session, chat_id)
+    if loaded is None:
         raise LookupError(f"chat {chat_id} vanished right after being ensured")
-    return chat
+    return loaded
+
+
+async def _load_locked(session: AsyncSession, chat_id: int) -> ChatWithTags | None:
+    # Locking in a statement of its own: under READ COMMITTED a statement that waited for the
+    # lock still reads the tags as they were when it started, before the holder committed.
+    await lock_chat(session=session, chat_id=chat_id)
+    row = (await session.execute(_CHAT_WITH_TAGS, {"chat_id": chat_id})).one_or_none()
+    if row is None:
+        return None
+    chat, tags = row
+    return ChatWithTags(chat, sorted(tags.split()) if tags else [])
 
 
 async def get_chat(*, session: AsyncSession, chat_id: int) -> Chat | None:
@@ -89,11 +123,4 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     # On SQLite every transaction already holds the database's write lock from BEGIN
     # IMMEDIATE on (see storage.db), so only PostgreSQL needs a row lock.
     if dialect_name(session) != "sqlite":
-        await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())
-
-
-async def refresh_locked(*, session: AsyncSession, chat: Chat) -> None:
-    """Lock the chat's row and re-read it, for a read-modify-write of its settings."""
-    await lock_chat(session=session, chat_id=chat.id)
-    # The row may have changed between the unlocked first read and the lock.
-    await session.refresh(chat)
+        await session.execute(_LOCK_CHAT, {"chat_id": chat_id})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from storage.models import Base
 
@@ -57,9 +58,17 @@ def create_engine(url: str) -> AsyncEngine:
         # SQLite has one writer at a time anyway. One pooled connection turns waiting for it
         # into a fair FIFO queue in the event loop, instead of SQLite's busy-sleep lottery
         # that starves unlucky connections past busy_timeout under load.
-        engine = _create_async_engine(sa_url, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = _create_async_engine(
+            sa_url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            # _rollback_if_open replaces the unconditional rollback on return.
+            pool_reset_on_return=None,
+        )
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "reset", _rollback_if_open)
         return engine
     return _create_async_engine(
         sa_url,
@@ -105,7 +114,13 @@ def dialect_name(session: AsyncSession) -> str:
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Base]) -> Insert:
     """Return ``INSERT ... ON CONFLICT DO NOTHING`` into ``model`` for the session's dialect."""
-    name = dialect_name(session)
+    return _insert_ignoring_conflicts(dialect_name(session), model)
+
+
+# Statements are immutable, so one per dialect and table serves every call: hot paths skip
+# building it and generating its cache key.
+@functools.cache
+def _insert_ignoring_conflicts(name: str, model: type[Base]) -> Insert:
     if name == "postgresql":
         return postgresql.insert(model).on_conflict_do_nothing()
     if name == "sqlite":
@@ -146,6 +161,20 @@ def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPo
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _rollback_if_open(
+    dbapi_connection: Any, connection_record: ConnectionPoolEntry, reset_state: PoolResetState
+) -> None:
+    # The driver runs in autocommit mode (see _apply_sqlite_pragmas), so a unit of work that
+    # committed leaves nothing to roll back. The pool's default rollback on every return was
+    # one more round trip to the database thread per command; only a transaction left open
+    # (a unit that died mid-way) needs it. A connection being discarded needs nothing.
+    if reset_state.terminate_only or not reset_state.asyncio_safe:
+        return
+    driver_connection = connection_record.driver_connection
+    if driver_connection is not None and driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _begin_immediate(connection: Connection) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.chats import lock_chat
@@ -22,31 +22,55 @@ class AddResult:
     rejected_over_limit: list[str]
 
 
+# Built once: commands run these all the time, and construction plus cache-key generation
+# cost more than executing them does.
+_TAGS_OF_CHAT = select(Subscription.tag).where(Subscription.chat_id == bindparam("chat_id"))
+_REMOVE = (
+    delete(Subscription)
+    .where(
+        Subscription.chat_id == bindparam("chat_id"),
+        Subscription.tag.in_(bindparam("tags", expanding=True)),
+    )
+    .returning(Subscription.tag)
+)
+
+
 async def list_tags(*, session: AsyncSession, chat_id: int) -> list[str]:
     """Return the chat's subscribed tags, sorted."""
-    tags = await session.scalars(select(Subscription.tag).where(Subscription.chat_id == chat_id))
+    tags = await session.scalars(_TAGS_OF_CHAT, {"chat_id": chat_id})
     # Sorted in Python: PostgreSQL's locale collation and SQLite's byte order disagree on
     # punctuation, and the UI should not depend on the database.
     return sorted(tags)
 
 
 async def add_tags(
-    *, session: AsyncSession, chat_id: int, tags: Sequence[str], limit: int
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    tags: Sequence[str],
+    limit: int,
+    existing: Collection[str] | None = None,
 ) -> AddResult:
-    """Subscribe the chat to ``tags`` in order, never exceeding ``limit`` subscriptions."""
+    """Subscribe the chat to ``tags`` in order, never exceeding ``limit`` subscriptions.
+
+    ``existing`` saves a read: the chat's tags as ``storage.chats.ensure_chat`` returned
+    them in this transaction, under the chat's lock.
+    """
     wanted = list(dict.fromkeys(tags))
     if not wanted:
         return AddResult(added=[], already=[], rejected_over_limit=[])
-    # Without the lock two concurrent requests could both see room for one more tag.
-    await lock_chat(session=session, chat_id=chat_id)
-    existing = set(await list_tags(session=session, chat_id=chat_id))
+    if existing is None:
+        # Without the lock two concurrent requests could both see room for one more tag.
+        await lock_chat(session=session, chat_id=chat_id)
+        existing = await list_tags(session=session, chat_id=chat_id)
+    current = set(existing)
     added: list[str] = []
     already: list[str] = []
     rejected: list[str] = []
     for tag in wanted:
-        if tag in existing:
+        if tag in current:
             already.append(tag)
-        elif len(existing) + len(added) < limit:
+        elif len(current) + len(added) < limit:
             added.append(tag)
         else:
             rejected.append(tag)
@@ -63,13 +87,7 @@ async def remove_tags(*, session: AsyncSession, chat_id: int, tags: Sequence[str
     wanted = list(dict.fromkeys(tags))
     if not wanted:
         return []
-    removed = set(
-        await session.scalars(
-            delete(Subscription)
-            .where(Subscription.chat_id == chat_id, Subscription.tag.in_(wanted))
-            .returning(Subscription.tag)
-        )
-    )
+    removed = set(await session.scalars(_REMOVE, {"chat_id": chat_id, "tags": wanted}))
     return [tag for tag in wanted if tag in removed]
 
 

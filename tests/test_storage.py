@@ -81,7 +81,7 @@ async def test_ensure_chat_does_not_overwrite_settings_and_reactivates(
         await set_active(session=session, chat_id=CHAT_ID, active=False)
 
     async with sessionmaker() as session, session.begin():
-        chat = await ensure_chat(
+        chat, _ = await ensure_chat(
             session=session,
             chat_id=CHAT_ID,
             chat_type="private",
@@ -297,6 +297,98 @@ async def test_concurrent_add_tags_neither_fail_nor_exceed_the_limit(
     assert len(stored) == 4
     assert sorted(first.added + second.added) == stored
     assert len(first.rejected_over_limit + second.rejected_over_limit) == 1
+
+
+async def test_ensure_chat_returns_the_chat_with_its_tags_sorted(sessionmaker: Sessions) -> None:
+    await new_chat(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await add_tags(session=session, chat_id=CHAT_ID, tags=["moe", "benchmark"], limit=10)
+
+    async with sessionmaker() as session, session.begin():
+        chat, tags = await ensure_chat(
+            session=session,
+            chat_id=CHAT_ID,
+            chat_type="supergroup",
+            language="ru",
+            timezone="UTC",
+            digest_time=EIGHT_AM,
+        )
+        fresh, no_tags = await ensure_chat(
+            session=session,
+            chat_id=7,
+            chat_type="private",
+            language=None,
+            timezone="UTC",
+            digest_time=EIGHT_AM,
+        )
+
+    assert (chat.id, tags) == (CHAT_ID, ["benchmark", "moe"])
+    assert (fresh.id, no_tags) == (7, [])
+
+
+async def test_add_tags_can_start_from_the_tags_ensure_chat_read(sessionmaker: Sessions) -> None:
+    await new_chat(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await add_tags(session=session, chat_id=CHAT_ID, tags=["a"], limit=2)
+
+    async with sessionmaker() as session, session.begin():
+        _, tags = await ensure_chat(
+            session=session,
+            chat_id=CHAT_ID,
+            chat_type="supergroup",
+            language="ru",
+            timezone="UTC",
+            digest_time=EIGHT_AM,
+        )
+        result = await add_tags(
+            session=session, chat_id=CHAT_ID, tags=["a", "b", "c"], limit=2, existing=tags
+        )
+
+    assert result == AddResult(added=["b"], already=["a"], rejected_over_limit=["c"])
+    assert await tags_of(sessionmaker) == ["a", "b"]
+
+
+async def test_concurrent_units_on_one_chat_see_each_others_tags(sessionmaker: Sessions) -> None:
+    # Two commands of one chat at once (two replicas, say): each unit reads the tags when it
+    # begins, so the second must wait for the first to commit, or the limit could be passed.
+    await new_chat(sessionmaker)
+
+    async def subscribe(tags: list[str]) -> AddResult:
+        async with sessionmaker() as session, session.begin():
+            _, current = await ensure_chat(
+                session=session,
+                chat_id=CHAT_ID,
+                chat_type="supergroup",
+                language="ru",
+                timezone="UTC",
+                digest_time=EIGHT_AM,
+            )
+            result = await add_tags(
+                session=session, chat_id=CHAT_ID, tags=tags, limit=4, existing=current
+            )
+            await asyncio.sleep(0.05)
+            return result
+
+    first, second = await asyncio.gather(subscribe(["a", "b", "c"]), subscribe(["c", "d", "e"]))
+
+    stored = await tags_of(sessionmaker)
+    assert len(stored) == 4
+    assert sorted(first.added + second.added) == stored
+
+
+async def test_a_unit_of_work_that_fails_midway_leaves_nothing_behind(
+    sessionmaker: Sessions,
+) -> None:
+    await new_chat(sessionmaker)
+    with pytest.raises(RuntimeError):
+        async with sessionmaker() as session, session.begin():
+            await add_tags(session=session, chat_id=CHAT_ID, tags=["llm"], limit=10)
+            raise RuntimeError("the handler crashed")
+
+    # The next unit gets a connection with no transaction left open.
+    async with sessionmaker() as session, session.begin():
+        await add_tags(session=session, chat_id=CHAT_ID, tags=["cv"], limit=10)
+    assert await tags_of(sessionmaker) == ["cv"]
 
 
 # --- schema and engine --------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot import texts
 from bot.context import AppContext
 from bot.handlers.common import chat_unit, command_args, refuse_non_admin, touch_chat
 from content.schedule import next_digest_at, parse_time, parse_timezone, zone
-from storage import chats, subscriptions
+from storage import chats
 from storage.models import Chat
 
 
@@ -82,9 +82,8 @@ async def _schedule_command(
     raw = command_args(ctx).strip()
     if not raw:
         now = ctx.services.now()
-        async with chat_unit(update, ctx) as (_, chat):
-            reply = usage(chat, now)
-        await message.reply_html(reply)
+        chat, _ = await touch_chat(update, ctx)
+        await message.reply_html(usage(chat, now))
         return
     if await refuse_non_admin(update, ctx):
         return
@@ -128,11 +127,9 @@ async def _change_schedule(
     digest_time: dt.time | None = None,
 ) -> _Schedule:
     now = ctx.services.now()
-    async with chat_unit(update, ctx) as (session, chat):
-        await chats.refresh_locked(session=session, chat=chat)
+    async with chat_unit(update, ctx) as (session, chat, tags):
         tz_name = chat.timezone if tz_name is None else tz_name
         digest_time = chat.digest_time if digest_time is None else digest_time
-        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
         # Only a chat that is (or was) scheduled gets a new moment, even an overdue one:
         # the user asked for a new time, so the next digest follows it.
         next_at = chat.next_digest_at
@@ -154,8 +151,7 @@ async def pause(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx):
         return
-    async with chat_unit(update, ctx) as (session, chat):
-        await chats.refresh_locked(session=session, chat=chat)
+    async with chat_unit(update, ctx) as (session, chat, _):
         was_paused = chat.paused
         if not was_paused:
             await chats.set_paused(session=session, chat_id=chat.id, paused=True)
@@ -168,10 +164,8 @@ async def resume(update: Update, ctx: AppContext) -> None:
     if message is None or await refuse_non_admin(update, ctx):
         return
     now = ctx.services.now()
-    async with chat_unit(update, ctx) as (session, chat):
-        await chats.refresh_locked(session=session, chat=chat)
+    async with chat_unit(update, ctx) as (session, chat, tags):
         was_paused = chat.paused
-        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
         next_at = chat.next_digest_at
         if was_paused:
             await chats.set_paused(session=session, chat_id=chat.id, paused=False)

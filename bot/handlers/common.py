@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -20,16 +21,27 @@ from storage.models import Chat
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 
 
+class ChatUnit(NamedTuple):
+    """A unit of work on one chat: its session, its row and its tags as the unit began."""
+
+    session: AsyncSession
+    chat: Chat
+    tags: list[str]
+
+
 @asynccontextmanager
-async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[tuple[AsyncSession, Chat]]:
-    """One unit of work for this update's chat; the chat row is created on first contact."""
+async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[ChatUnit]:
+    """One unit of work for this update's chat; the chat row is created on first contact.
+
+    The chat's row is locked for the unit, so its settings and tags are current.
+    """
     tg_chat = update.effective_chat
     if tg_chat is None:
         raise ValueError("update has no chat")
     user = update.effective_user
     settings = ctx.settings
     async with ctx.session() as session, session.begin():
-        chat = await chats.ensure_chat(
+        chat, tags = await chats.ensure_chat(
             session=session,
             chat_id=tg_chat.id,
             chat_type=tg_chat.type,
@@ -37,13 +49,13 @@ async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[tuple[Asyn
             timezone=settings.default_timezone,
             digest_time=settings.default_digest_time,
         )
-        yield session, chat
+        yield ChatUnit(session, chat, tags)
 
 
-async def touch_chat(update: Update, ctx: AppContext) -> None:
-    """Record first contact with this chat (and reactivate it) when nothing else is stored."""
-    async with chat_unit(update, ctx):
-        pass
+async def touch_chat(update: Update, ctx: AppContext) -> chats.ChatWithTags:
+    """Record first contact with this chat (reactivating it); return it with its tags."""
+    async with chat_unit(update, ctx) as (_, chat, tags):
+        return chats.ChatWithTags(chat, tags)
 
 
 async def may_change_settings(update: Update, ctx: AppContext) -> bool:

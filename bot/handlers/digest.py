@@ -9,7 +9,7 @@ from bot.context import AppContext
 from bot.delivery import Deliverer, following_digest
 from bot.handlers.common import chat_unit
 from content.schedule import zone
-from storage import chats, digests, subscriptions
+from storage import chats, digests
 
 
 async def digest_now(update: Update, ctx: AppContext) -> None:
@@ -19,8 +19,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         return
     services = ctx.services
     now = services.now()
-    async with chat_unit(update, ctx) as (session, chat):
-        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+    async with chat_unit(update, ctx) as (session, chat, tags):
         since = await digests.default_since(session=session)
         composed = None
         if tags and since is not None:

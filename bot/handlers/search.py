@@ -72,7 +72,7 @@ async def search_command(update: Update, ctx: AppContext) -> None:
         await message.reply_html(texts.search_usage(ctx.bot.username))
         return
     # chat_unit: like every command, /search records first contact with the chat.
-    async with chat_unit(update, ctx) as (session, _):
+    async with chat_unit(update, ctx) as (session, _, _):
         page = await search.search(session=session, query=query, limit=PAGE_SIZE)
         query_id = None
         if page.has_more:

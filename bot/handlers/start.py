@@ -27,16 +27,18 @@ async def start(update: Update, ctx: AppContext) -> None:
     deep_tag = _deep_link_tag(ctx.args)
     allowed = deep_tag is not None and await may_change_settings(update, ctx)
     settings = ctx.settings
-    async with chat_unit(update, ctx) as (session, chat):
+    async with chat_unit(update, ctx) as (session, chat, subscribed):
+        tags = subscribed
         if deep_tag is not None and allowed:
-            await subscriptions.add_tags(
+            result = await subscriptions.add_tags(
                 session=session,
                 chat_id=chat.id,
                 tags=[deep_tag],
                 limit=settings.max_subscriptions,
+                existing=subscribed,
             )
+            tags = sorted([*subscribed, *result.added])
             await schedule_first_digest(session=session, chat=chat, now=ctx.services.now())
-        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
     user = update.effective_user
     in_private = (
         update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE

@@ -13,6 +13,7 @@ from bot.handlers.common import (
     is_not_modified,
     refuse_non_admin,
     schedule_first_digest,
+    touch_chat,
 )
 from bot.keyboards import Action
 from content import taxonomy
@@ -32,12 +33,13 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
     resolution = taxonomy.resolve_tags(raw)
     settings = ctx.settings
     now = ctx.services.now()
-    async with chat_unit(update, ctx) as (session, chat):
+    async with chat_unit(update, ctx) as (session, chat, current):
         result = await subscriptions.add_tags(
             session=session,
             chat_id=chat.id,
             tags=resolution.tags,
             limit=settings.max_subscriptions,
+            existing=current,
         )
         next_at = None
         if result.added:
@@ -66,14 +68,14 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
         return
     raw = command_args(ctx)
     resolution = taxonomy.resolve_tags(raw)
-    async with chat_unit(update, ctx) as (session, chat):
-        current = await subscriptions.list_tags(session=session, chat_id=chat.id)
+    async with chat_unit(update, ctx) as (session, chat, before):
+        current = before
         removed: list[str] = []
         if resolution.tags:
             removed = await subscriptions.remove_tags(
                 session=session, chat_id=chat.id, tags=resolution.tags
             )
-            current = [t for t in current if t not in removed]
+            current = [t for t in before if t not in removed]
     if not raw.strip():
         if current:
             await message.reply_html(
@@ -96,8 +98,7 @@ async def send_tags_overview(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    async with chat_unit(update, ctx) as (session, chat):
-        mine = await subscriptions.list_tags(session=session, chat_id=chat.id)
+    async with chat_unit(update, ctx) as (session, _, mine):
         counts = await papers.count_by_tag(session=session)
     await message.reply_html(
         texts.tags_overview(subscribed=mine, paper_counts=counts),
@@ -110,8 +111,7 @@ async def mytags(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    async with chat_unit(update, ctx) as (session, chat):
-        tags = await subscriptions.list_tags(session=session, chat_id=chat.id)
+    chat, tags = await touch_chat(update, ctx)
     await message.reply_html(
         texts.mytags(
             tags=tags,
@@ -138,7 +138,7 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
     limit = ctx.settings.max_subscriptions
     now = ctx.services.now()
     counts: dict[str, int] = {}
-    async with chat_unit(update, ctx) as (session, chat):
+    async with chat_unit(update, ctx) as (session, chat, _):
         if pressed.action is Action.UNSUBSCRIBE:
             await subscriptions.remove_tags(session=session, chat_id=chat.id, tags=[pressed.tag])
             state: bool | None = False
