@@ -33,6 +33,14 @@ DigestApp = Application[
 # (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.
 _MAX_CONCURRENT_UPDATES = 8
 
+# A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
+# is waiting, so under load the bot fetched one update per request, and that request cost
+# as much CPU as the command itself. Waiting 10 ms lets updates gather: at 170 commands/s
+# the bot made 0.4 requests per command instead of 1 and used about 20% less CPU per
+# command (benchmarks/updates.py). A quiet chat loses nothing: its update ends a poll
+# that is already waiting.
+_POLL_INTERVAL = dt.timedelta(milliseconds=10)
+
 
 class MissingTokenError(RuntimeError):
     """BOT_TOKEN is not configured."""
@@ -69,7 +77,9 @@ def run(app: DigestApp) -> None:
     """Serve updates until SIGINT or SIGTERM: the webhook when configured, else long polling."""
     hook = webhook_config(app.bot_data.services.settings)
     if hook is None:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        app.run_polling(
+            allowed_updates=Update.ALL_TYPES, poll_interval=_POLL_INTERVAL.total_seconds()
+        )
         return
     # Each replica sets the same webhook on start; none deletes it on stop, so a rolling
     # restart never leaves Telegram without a target.
