@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, inspect, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.chats import ensure_chat, get_chat, set_active, set_next_digest_at
+from storage.chats import ChatWithTags, ensure_chat, get_chat, set_active, set_next_digest_at
 from storage.db import alembic_config, create_engine, create_sessionmaker, upgrade, upgrade_async
 from storage.models import Base, Chat
 from storage.search import UNMAPPED_TABLES
@@ -36,14 +36,19 @@ EIGHT_AM = dt.time(8, 0)
 
 async def new_chat(sessionmaker: Sessions, chat_id: int = CHAT_ID) -> None:
     async with sessionmaker() as session, session.begin():
-        await ensure_chat(
-            session=session,
-            chat_id=chat_id,
-            chat_type="supergroup",
-            language="ru",
-            timezone="Europe/Moscow",
-            digest_time=EIGHT_AM,
-        )
+        await ensure(session, chat_id)
+
+
+async def ensure(session: AsyncSession, chat_id: int = CHAT_ID) -> ChatWithTags:
+    """The chat with its tags, as every command's unit of work starts."""
+    return await ensure_chat(
+        session=session,
+        chat_id=chat_id,
+        chat_type="supergroup",
+        language="ru",
+        timezone="Europe/Moscow",
+        digest_time=EIGHT_AM,
+    )
 
 
 async def tags_of(sessionmaker: Sessions, chat_id: int = CHAT_ID) -> list[str]:
@@ -279,14 +284,19 @@ async def test_subscriptions_survive_a_new_engine(db_url: str) -> None:
         await engine.dispose()
 
 
+# As a command does it (the tags ensure_chat read at the start of the unit), or on its own.
+@pytest.mark.parametrize("from_ensure_chat", [False, True], ids=["alone", "as-a-command"])
 async def test_concurrent_add_tags_neither_fail_nor_exceed_the_limit(
-    sessionmaker: Sessions,
+    sessionmaker: Sessions, from_ensure_chat: bool
 ) -> None:
     await new_chat(sessionmaker)
 
     async def subscribe(tags: list[str]) -> AddResult:
         async with sessionmaker() as session, session.begin():
-            result = await add_tags(session=session, chat_id=CHAT_ID, tags=tags, limit=4)
+            existing = (await ensure(session)).tags if from_ensure_chat else None
+            result = await add_tags(
+                session=session, chat_id=CHAT_ID, tags=tags, limit=4, existing=existing
+            )
             # Keep the transaction open so that the two really overlap.
             await asyncio.sleep(0.05)
             return result
@@ -305,22 +315,8 @@ async def test_ensure_chat_returns_the_chat_with_its_tags_sorted(sessionmaker: S
         await add_tags(session=session, chat_id=CHAT_ID, tags=["moe", "benchmark"], limit=10)
 
     async with sessionmaker() as session, session.begin():
-        chat, tags = await ensure_chat(
-            session=session,
-            chat_id=CHAT_ID,
-            chat_type="supergroup",
-            language="ru",
-            timezone="UTC",
-            digest_time=EIGHT_AM,
-        )
-        fresh, no_tags = await ensure_chat(
-            session=session,
-            chat_id=7,
-            chat_type="private",
-            language=None,
-            timezone="UTC",
-            digest_time=EIGHT_AM,
-        )
+        chat, tags = await ensure(session)
+        fresh, no_tags = await ensure(session, chat_id=7)
 
     assert (chat.id, tags) == (CHAT_ID, ["benchmark", "moe"])
     assert (fresh.id, no_tags) == (7, [])
@@ -332,48 +328,13 @@ async def test_add_tags_can_start_from_the_tags_ensure_chat_read(sessionmaker: S
         await add_tags(session=session, chat_id=CHAT_ID, tags=["a"], limit=2)
 
     async with sessionmaker() as session, session.begin():
-        _, tags = await ensure_chat(
-            session=session,
-            chat_id=CHAT_ID,
-            chat_type="supergroup",
-            language="ru",
-            timezone="UTC",
-            digest_time=EIGHT_AM,
-        )
+        _, tags = await ensure(session)
         result = await add_tags(
             session=session, chat_id=CHAT_ID, tags=["a", "b", "c"], limit=2, existing=tags
         )
 
     assert result == AddResult(added=["b"], already=["a"], rejected_over_limit=["c"])
     assert await tags_of(sessionmaker) == ["a", "b"]
-
-
-async def test_concurrent_units_on_one_chat_see_each_others_tags(sessionmaker: Sessions) -> None:
-    # Two commands of one chat at once (two replicas, say): each unit reads the tags when it
-    # begins, so the second must wait for the first to commit, or the limit could be passed.
-    await new_chat(sessionmaker)
-
-    async def subscribe(tags: list[str]) -> AddResult:
-        async with sessionmaker() as session, session.begin():
-            _, current = await ensure_chat(
-                session=session,
-                chat_id=CHAT_ID,
-                chat_type="supergroup",
-                language="ru",
-                timezone="UTC",
-                digest_time=EIGHT_AM,
-            )
-            result = await add_tags(
-                session=session, chat_id=CHAT_ID, tags=tags, limit=4, existing=current
-            )
-            await asyncio.sleep(0.05)
-            return result
-
-    first, second = await asyncio.gather(subscribe(["a", "b", "c"]), subscribe(["c", "d", "e"]))
-
-    stored = await tags_of(sessionmaker)
-    assert len(stored) == 4
-    assert sorted(first.added + second.added) == stored
 
 
 async def test_a_unit_of_work_that_fails_midway_leaves_nothing_behind(
