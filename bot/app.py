@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -73,9 +74,23 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
     )
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's where it is installed (not on Windows), else asyncio's."""
+    # Under a steady 180 commands/s the bot spent 7-21% less CPU per command on uvloop
+    # (paired runs, benchmarks/updates.py load): every database call and every reply is a
+    # wake-up of the loop, and uvloop's are cheaper.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def run(app: DigestApp) -> None:
     """Serve updates until SIGINT or SIGTERM: the webhook when configured, else long polling."""
     hook = webhook_config(app.bot_data.services.settings)
+    # PTB runs on the current event loop, and closes it when it stops.
+    asyncio.set_event_loop(new_event_loop())
     if hook is None:
         app.run_polling(
             allowed_updates=Update.ALL_TYPES, poll_interval=_POLL_INTERVAL.total_seconds()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import new_event_loop
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 from tests.harness import TOKEN
@@ -83,6 +84,15 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
     except TimeoutError:
         proc.kill()
         pytest.fail("the bot did not stop on SIGINT")
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop has no Windows build")
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
 
 
 async def test_the_real_process_polls_answers_and_keeps_subscriptions_across_restarts(tmp_path):
