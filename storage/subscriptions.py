@@ -59,11 +59,7 @@ async def add_tags(
     wanted = list(dict.fromkeys(tags))
     if not wanted:
         return AddResult(added=[], already=[], rejected_over_limit=[])
-    if existing is None:
-        # Without the lock two concurrent requests could both see room for one more tag.
-        await lock_chat(session=session, chat_id=chat_id)
-        existing = await list_tags(session=session, chat_id=chat_id)
-    current = set(existing)
+    current = await _locked_tags(session, chat_id, existing)
     added: list[str] = []
     already: list[str] = []
     rejected: list[str] = []
@@ -91,21 +87,40 @@ async def remove_tags(*, session: AsyncSession, chat_id: int, tags: Sequence[str
     return [tag for tag in wanted if tag in removed]
 
 
-async def toggle_tag(*, session: AsyncSession, chat_id: int, tag: str, limit: int) -> bool | None:
-    """Flip one subscription: True if now subscribed, False if not, None if over the limit."""
-    await lock_chat(session=session, chat_id=chat_id)
-    existing = set(await list_tags(session=session, chat_id=chat_id))
-    if tag in existing:
+async def toggle_tag(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    tag: str,
+    limit: int,
+    existing: Collection[str] | None = None,
+) -> bool | None:
+    """Flip one subscription: True if now subscribed, False if not, None if over the limit.
+
+    ``existing`` saves a read, as in ``add_tags``.
+    """
+    current = await _locked_tags(session, chat_id, existing)
+    if tag in current:
         await session.execute(
             delete(Subscription).where(Subscription.chat_id == chat_id, Subscription.tag == tag)
         )
         return False
-    if len(existing) >= limit:
+    if len(current) >= limit:
         return None
     await session.execute(
         insert_ignoring_conflicts(session, Subscription).values(chat_id=chat_id, tag=tag)
     )
     return True
+
+
+async def _locked_tags(
+    session: AsyncSession, chat_id: int, existing: Collection[str] | None
+) -> set[str]:
+    if existing is not None:
+        return set(existing)
+    # Without the lock two concurrent requests could both see room for one more tag.
+    await lock_chat(session=session, chat_id=chat_id)
+    return set(await list_tags(session=session, chat_id=chat_id))
 
 
 async def count_subscribers(*, session: AsyncSession, tag: str) -> int:

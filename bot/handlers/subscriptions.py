@@ -138,18 +138,18 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
     limit = ctx.settings.max_subscriptions
     now = ctx.services.now()
     counts: dict[str, int] = {}
-    async with chat_unit(update, ctx) as (session, chat, _):
+    async with chat_unit(update, ctx) as (session, chat, before):
         if pressed.action is Action.UNSUBSCRIBE:
             await subscriptions.remove_tags(session=session, chat_id=chat.id, tags=[pressed.tag])
             state: bool | None = False
         elif pressed.action is Action.SUBSCRIBE:
             result = await subscriptions.add_tags(
-                session=session, chat_id=chat.id, tags=[pressed.tag], limit=limit
+                session=session, chat_id=chat.id, tags=[pressed.tag], limit=limit, existing=before
             )
             state = None if result.rejected_over_limit else True
         else:
             state = await subscriptions.toggle_tag(
-                session=session, chat_id=chat.id, tag=pressed.tag, limit=limit
+                session=session, chat_id=chat.id, tag=pressed.tag, limit=limit, existing=before
             )
         if state:
             await schedule_first_digest(session=session, chat=chat, now=now)
