@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     SQLColumnExpression,
+    Table,
     any_,
     event,
     func,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, AdaptedConnection, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
@@ -117,14 +118,23 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type[Base]) -> Inser
     return _insert_ignoring_conflicts(dialect_name(session), model)
 
 
+def table_of(model: type[Base]) -> Table:
+    """The model's table, for Core statements that skip the ORM's bulk paths."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
+
+
 # Statements are immutable, so one per dialect and table serves every call: hot paths skip
-# building it and generating its cache key.
+# building it and generating its cache key. They insert into the table, not the entity: the
+# ORM's bulk insert adds nothing here (no object in the session is affected) but its cost.
 @functools.cache
 def _insert_ignoring_conflicts(name: str, model: type[Base]) -> Insert:
     if name == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing()
+        return postgresql.insert(table_of(model)).on_conflict_do_nothing()
     if name == "sqlite":
-        return sqlite.insert(model).on_conflict_do_nothing()
+        return sqlite.insert(table_of(model)).on_conflict_do_nothing()
     raise NotImplementedError(f"unsupported database dialect: {name}")
 
 
@@ -182,4 +192,9 @@ def _begin_immediate(connection: Connection) -> None:
     # SQLite fails it at once with "database is locked" when another connection wrote
     # meanwhile. Taking the lock at BEGIN makes concurrent units of work queue up
     # (within busy_timeout) instead, and serialises them like row locks would.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Every unit of work begins here, so it goes straight to the driver: one round trip to
+    # aiosqlite's thread, where exec_driver_sql takes three (cursor, execute, close).
+    adapted = connection.connection.dbapi_connection
+    if not isinstance(adapted, AdaptedConnection):
+        raise TypeError(f"not an asyncio driver connection: {adapted!r}")
+    adapted.run_async(lambda driver: driver.execute("BEGIN IMMEDIATE"))

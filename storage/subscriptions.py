@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.chats import lock_chat
-from storage.db import insert_ignoring_conflicts
+from storage.db import insert_ignoring_conflicts, table_of
 from storage.models import Subscription
 
 
@@ -23,15 +23,14 @@ class AddResult:
 
 
 # Built once: commands run these all the time, and construction plus cache-key generation
-# cost more than executing them does.
+# cost more than executing them does. Writes go to the table rather than the ORM entity:
+# nothing in the session holds Subscription objects, and the ORM's bulk paths (evaluating
+# the WHERE clause against the identity map, for one) cost more than the statement itself.
+_SUBSCRIPTIONS = table_of(Subscription)
 _TAGS_OF_CHAT = select(Subscription.tag).where(Subscription.chat_id == bindparam("chat_id"))
-_REMOVE = (
-    delete(Subscription)
-    .where(
-        Subscription.chat_id == bindparam("chat_id"),
-        Subscription.tag.in_(bindparam("tags", expanding=True)),
-    )
-    .returning(Subscription.tag)
+_REMOVE = delete(_SUBSCRIPTIONS).where(
+    _SUBSCRIPTIONS.c.chat_id == bindparam("chat_id"),
+    _SUBSCRIPTIONS.c.tag == bindparam("tag"),
 )
 
 
@@ -78,13 +77,22 @@ async def add_tags(
     return AddResult(added=added, already=already, rejected_over_limit=rejected)
 
 
-async def remove_tags(*, session: AsyncSession, chat_id: int, tags: Sequence[str]) -> list[str]:
-    """Unsubscribe the chat from ``tags``; return those it was actually subscribed to."""
-    wanted = list(dict.fromkeys(tags))
-    if not wanted:
-        return []
-    removed = set(await session.scalars(_REMOVE, {"chat_id": chat_id, "tags": wanted}))
-    return [tag for tag in wanted if tag in removed]
+async def remove_tags(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    tags: Sequence[str],
+    existing: Collection[str] | None = None,
+) -> list[str]:
+    """Unsubscribe the chat from ``tags``; return those it was actually subscribed to.
+
+    ``existing`` saves a read, as in ``add_tags``.
+    """
+    current = await _locked_tags(session, chat_id, existing)
+    removed = [tag for tag in dict.fromkeys(tags) if tag in current]
+    if removed:
+        await session.execute(_REMOVE, [{"chat_id": chat_id, "tag": tag} for tag in removed])
+    return removed
 
 
 async def toggle_tag(
@@ -101,9 +109,7 @@ async def toggle_tag(
     """
     current = await _locked_tags(session, chat_id, existing)
     if tag in current:
-        await session.execute(
-            delete(Subscription).where(Subscription.chat_id == chat_id, Subscription.tag == tag)
-        )
+        await session.execute(_REMOVE, {"chat_id": chat_id, "tag": tag})
         return False
     if len(current) >= limit:
         return None

@@ -73,7 +73,7 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
         removed: list[str] = []
         if resolution.tags:
             removed = await subscriptions.remove_tags(
-                session=session, chat_id=chat.id, tags=resolution.tags
+                session=session, chat_id=chat.id, tags=resolution.tags, existing=before
             )
             current = [t for t in before if t not in removed]
     if not raw.strip():
@@ -140,7 +140,9 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
     counts: dict[str, int] = {}
     async with chat_unit(update, ctx) as (session, chat, before):
         if pressed.action is Action.UNSUBSCRIBE:
-            await subscriptions.remove_tags(session=session, chat_id=chat.id, tags=[pressed.tag])
+            await subscriptions.remove_tags(
+                session=session, chat_id=chat.id, tags=[pressed.tag], existing=before
+            )
             state: bool | None = False
         elif pressed.action is Action.SUBSCRIBE:
             result = await subscriptions.add_tags(
