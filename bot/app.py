@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -37,12 +38,13 @@ DigestApp = Application[
 _MAX_CONCURRENT_UPDATES = 8
 
 # A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
-# is waiting, so under load the bot fetched one update per request, and that request cost
-# as much CPU as the command itself. Waiting 10 ms lets updates gather: at 170 commands/s
-# the bot made 0.4 requests per command instead of 1 and used about 20% less CPU per
-# command (benchmarks/updates.py). A quiet chat loses nothing: its update ends a poll
+# is waiting, so under load the bot fetched one update per request, and each round of polling
+# cost as much CPU as a command. Pausing lets updates gather. At a steady 200 commands/s
+# (benchmarks/updates.py) a 10 ms pause meant 0.3 requests per command; 20 ms means 0.2 and
+# about 12% less CPU per command, which kept p95 latency under 50 ms where 10 ms let it drift
+# past 100 ms; 25 ms saved nothing more. A quiet chat loses nothing: its update ends a poll
 # that is already waiting.
-_POLL_INTERVAL = dt.timedelta(milliseconds=10)
+_POLL_INTERVAL = dt.timedelta(milliseconds=20)
 
 
 class MissingTokenError(RuntimeError):
@@ -134,6 +136,12 @@ def run(app: DigestApp) -> None:
             if cpu is not None:
                 log.info("SQLite: the bot's threads stay on CPU %d (SINGLE_CPU)", cpu)
     hook = webhook_config(settings)
+    # Everything built so far (modules, the taxonomy, SQLAlchemy's and PTB's machinery) lives
+    # as long as the process. Frozen, the collector stops re-scanning it: each full collection
+    # paused the bot for 60-90 ms under load, enough to push p95 latency past 50 ms
+    # (benchmarks/updates.py); with it, the longest wait at 100 commands/s fell from about
+    # 100 ms to 25 ms.
+    gc.freeze()
     # PTB runs on the current event loop, and closes it when it stops.
     asyncio.set_event_loop(new_event_loop())
     if hook is None:
