@@ -96,6 +96,11 @@ class TagResolution:
     tags: tuple[str, ...]
     unknown: tuple[UnknownTag, ...]
 
+    @property
+    def is_empty(self) -> bool:
+        """True when the input held nothing that could be a tag (blank, emoji, punctuation)."""
+        return not self.tags and not self.unknown
+
 
 def _p(source: str) -> re.Pattern[str]:
     """Compile a tag pattern case-insensitively; " " is a separator run, " ?" an optional one."""

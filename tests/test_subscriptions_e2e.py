@@ -119,6 +119,16 @@ async def test_start_buttons_toggle_in_place(fake, bot):
     assert "#mllm" in await say(fake, "/mytags")
 
 
+async def test_tags_made_only_of_emoji_or_punctuation_get_the_usage_and_the_buttons(fake, bot):
+    reply = await say(fake, "/subscribe 🤖🔥")
+    assert "Напишите теги после команды" in reply
+    await fake.wait_for_messages(USER, 2)
+    assert "Темы дайджеста" in fake.messages_to(USER)[-1].plain
+
+    await say(fake, "/subscribe llm")
+    assert "От каких тем отписаться" in await say(fake, "/unsubscribe — !!!")
+
+
 async def test_deep_link_subscribes_at_once(fake, bot):
     reply = await say(fake, "/start sub_mllm")
     assert "Ваши темы: #mllm" in reply
@@ -164,6 +174,9 @@ HOSTILE = [
     "/subscribe <b>mllm</b> <script>alert(1)</script>",
     "/subscribe '; DROP TABLE subscriptions;--",
     "/subscribe 🤖🔥 \u202emllm",
+    "/subscribe 🤖🔥",
+    "/unsubscribe !!! ...",
+    "/subscribe #",
     "/subscribe mllm\x00",
     "/unsubscribe " + "<" * 3000,
     "/subscribe@digest_test_bot mllm",

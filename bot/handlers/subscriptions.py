@@ -25,12 +25,12 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx):
         return
-    raw = command_args(ctx)
-    if not raw.strip():
+    resolution = taxonomy.resolve_tags(command_args(ctx))
+    if resolution.is_empty:
+        # No arguments, or nothing that could be a tag (say, only emoji or punctuation).
         await message.reply_html(texts.SUBSCRIBE_USAGE)
         await send_tags_overview(update, ctx)
         return
-    resolution = taxonomy.resolve_tags(raw)
     settings = ctx.settings
     now = ctx.services.now()
     async with chat_unit(update, ctx) as (session, chat, current):
@@ -66,8 +66,7 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx):
         return
-    raw = command_args(ctx)
-    resolution = taxonomy.resolve_tags(raw)
+    resolution = taxonomy.resolve_tags(command_args(ctx))
     async with chat_unit(update, ctx) as (session, chat, before):
         current = before
         removed: list[str] = []
@@ -76,7 +75,7 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
                 session=session, chat_id=chat.id, tags=resolution.tags, existing=before
             )
             current = [t for t in before if t not in removed]
-    if not raw.strip():
+    if resolution.is_empty:
         if current:
             await message.reply_html(
                 texts.UNSUBSCRIBE_PICK, reply_markup=keyboards.unsubscribe_keyboard(current)
