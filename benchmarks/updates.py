@@ -1,7 +1,8 @@
 """How fast the bot answers /subscribe and /unsubscribe, in polling mode, on SQLite.
 
-The real `digest-bot run` process polls the fake Telegram server running in this process,
-so the bot and the fake each have a core of their own, as they would in production.
+The real `digest-bot run` process, with its default settings, polls the fake Telegram server
+running in this process. On SQLite the bot keeps its threads on one CPU (SINGLE_CPU), so the
+fake has the other core to itself, as Telegram's servers would be elsewhere in production.
 
 The figures:
 - throughput: 2,000 commands arrive at once from 200 chats; commands answered per second;

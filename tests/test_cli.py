@@ -29,6 +29,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def bot_env(fake: FakeTelegram, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of `digest-bot run` against the fake Telegram and this database."""
+    return clean_env(BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake.url, DATABASE_URL=database_url, **extra)
+
+
 async def run_cli(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -97,11 +102,7 @@ def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
 
 async def test_the_real_process_polls_answers_and_keeps_subscriptions_across_restarts(tmp_path):
     async with FakeTelegram(TOKEN) as fake:
-        env = clean_env(
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.url,
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/digest.db",
-        )
+        env = bot_env(fake, f"sqlite+aiosqlite:///{tmp_path}/digest.db")
         for attempt, (command, expected) in enumerate(
             [("/subscribe mllm #MoE Benchmark", "Подписка оформлена"), ("/mytags", "#moe")]
         ):
@@ -143,12 +144,7 @@ async def test_on_sqlite_the_bot_keeps_its_threads_on_one_cpu_unless_told_not_to
     tmp_path, single_cpu
 ):
     async with FakeTelegram(TOKEN) as fake:
-        env = clean_env(
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.url,
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/digest.db",
-            SINGLE_CPU=single_cpu,
-        )
+        env = bot_env(fake, f"sqlite+aiosqlite:///{tmp_path}/digest.db", SINGLE_CPU=single_cpu)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env
         )

@@ -17,7 +17,7 @@ from tests.fake_llm import FakeLLM
 from tests.fake_sources import FakeSources
 from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
 from tests.harness import TOKEN
-from tests.test_cli import clean_env, run_cli, stop
+from tests.test_cli import bot_env, run_cli, stop
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
 CHATS = range(30_000, 31_000)
@@ -41,10 +41,9 @@ async def test_kill_9_mid_broadcast_repeats_at_most_the_messages_in_flight(
 ) -> None:
     async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
         sources.hf_days[dt.date(2024, 12, 19)] = FIXTURE.read_bytes()
-        env = clean_env(
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=telegram.url,
-            DATABASE_URL=db_url,
+        env = bot_env(
+            telegram,
+            db_url,
             HF_API_URL=sources.hf_url,
             LLM_BASE_URL=llm.url,
             DELIVERY_LEASE=f"PT{LEASE_SECONDS}S",

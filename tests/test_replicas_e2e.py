@@ -19,7 +19,7 @@ from tests.fake_llm import FakeLLM
 from tests.fake_sources import HF_PATH, FakeSources
 from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
 from tests.harness import TOKEN, WEBHOOK_SECRET, free_port
-from tests.test_cli import clean_env, stop
+from tests.test_cli import bot_env, stop
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
 FIRST, SECOND = range(40_000, 40_300), range(41_000, 41_300)
@@ -48,10 +48,9 @@ async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_ki
 
         def replica_env() -> dict[str, str]:
             # Replicas take updates by webhook: two pollers would knock each other off.
-            return clean_env(
-                BOT_TOKEN=TOKEN,
-                TELEGRAM_API_URL=telegram.url,
-                DATABASE_URL=db_url,
+            return bot_env(
+                telegram,
+                db_url,
                 HF_API_URL=sources.hf_url,
                 LLM_BASE_URL=llm.url,
                 WEBHOOK_URL="https://bot.example.org/telegram/updates",

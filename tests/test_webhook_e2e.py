@@ -15,7 +15,7 @@ import pytest
 from bot.app import DigestApp
 from tests.fake_telegram import FakeTelegram
 from tests.harness import SECRETS, TOKEN, WEBHOOK_SECRET, free_port, make_settings, running_bot
-from tests.test_cli import clean_env
+from tests.test_cli import bot_env, clean_env
 
 PUBLIC_URL = "https://bot.example.org/telegram/updates"
 USER = 7001
@@ -105,10 +105,9 @@ async def test_digest_bot_run_serves_the_webhook_health_and_stops_on_sigterm(tmp
     """The real CLI process, as Docker runs it."""
     port, metrics_port = free_port(), free_port()
     async with FakeTelegram(TOKEN) as fake:
-        env = clean_env(
-            BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.url,
-            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/data/digest.db",
+        env = bot_env(
+            fake,
+            f"sqlite+aiosqlite:///{tmp_path}/data/digest.db",
             WEBHOOK_URL=PUBLIC_URL,
             WEBHOOK_SECRET=WEBHOOK_SECRET,
             WEBHOOK_LISTEN="127.0.0.1",
