@@ -51,7 +51,7 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def is_sqlite(url: str) -> bool:
+def is_sqlite(url: str | URL) -> bool:
     """Whether the database URL names SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -59,7 +59,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str) -> AsyncEngine:
     """Create an async engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URLs."""
     sa_url = make_url(url)
-    if is_sqlite(url):
+    if is_sqlite(sa_url):
         _ensure_sqlite_directory(sa_url)
         # SQLite has one writer at a time anyway. One pooled connection turns waiting for it
         # into a fair FIFO queue in the event loop, instead of SQLite's busy-sleep lottery

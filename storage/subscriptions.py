@@ -114,7 +114,7 @@ async def toggle_tag(
     if len(current) >= limit:
         return None
     await session.execute(
-        insert_ignoring_conflicts(session, Subscription).values(chat_id=chat_id, tag=tag)
+        insert_ignoring_conflicts(session, Subscription), {"chat_id": chat_id, "tag": tag}
     )
     return True
 
