@@ -105,7 +105,7 @@ def run_reference_bot() -> None:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-    from bot.app import new_event_loop
+    from bot.app import MAX_CONCURRENT_UPDATES, new_event_loop
     from bot.concurrency import ChatOrderedUpdateProcessor
 
     async def reply(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -116,7 +116,7 @@ def run_reference_bot() -> None:
         ApplicationBuilder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(f"{os.environ['TELEGRAM_API_URL']}/bot")
-        .concurrent_updates(ChatOrderedUpdateProcessor(8))
+        .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )
     app.add_handler(CommandHandler(["start", "subscribe", "unsubscribe"], reply))

@@ -35,7 +35,7 @@ DigestApp = Application[
 
 # Measured best on 2 cores: more concurrent updates only add GIL and pool contention
 # (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.
-_MAX_CONCURRENT_UPDATES = 8
+MAX_CONCURRENT_UPDATES = 8
 
 # A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
 # is waiting, so under load the bot fetched one update per request, and each round of polling
@@ -191,7 +191,7 @@ def build_application(
         .rate_limiter(
             ReplyFirstRateLimiter(broadcast_per_second=settings.broadcast_rate, metrics=metrics)
         )
-        .concurrent_updates(ChatOrderedUpdateProcessor(_MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
