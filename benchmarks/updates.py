@@ -10,9 +10,9 @@ The figures:
   each; update-to-reply p50/p95/max in milliseconds;
 - the bot process's CPU time per command during the burst;
 - the same burst answered by a reference bot: PTB alone, replying without a database, on
-  the same event loop and update processor. Its bursts alternate with the bot's, three
-  rounds. This VM's speed drifts by tens of percent within minutes, so the median ratio of
-  the two CPU figures is what compares across runs.
+  the same event loop, Bot API transport and update processor. Its bursts alternate with the
+  bot's, three rounds. This VM's speed drifts by tens of percent within minutes, so the median
+  ratio of the two CPU figures is what compares across runs.
 """
 
 from __future__ import annotations
@@ -101,10 +101,11 @@ async def latency_phase(fake: FakeTelegram, rate: int) -> None:
 
 
 def run_reference_bot() -> None:
-    """PTB as the bot uses it (loop, update processor, HTML replies), with no database."""
+    """PTB as the bot uses it (loop, transport, update processor, HTML replies), no database."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
+    from bot.aiohttp_request import AiohttpRequest
     from bot.app import MAX_CONCURRENT_UPDATES, new_event_loop
     from bot.concurrency import ChatOrderedUpdateProcessor
 
@@ -116,6 +117,8 @@ def run_reference_bot() -> None:
         ApplicationBuilder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(f"{os.environ['TELEGRAM_API_URL']}/bot")
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )

@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
 
 from bot import handlers, jobs
+from bot.aiohttp_request import AiohttpRequest
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
 from bot.ingest import Ingestor
@@ -187,6 +188,10 @@ def build_application(
         .token(settings.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        # PTB's default pool sizes: replies and broadcasts share many connections, the long
+        # poll needs one.
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
         .rate_limiter(
             ReplyFirstRateLimiter(broadcast_per_second=settings.broadcast_rate, metrics=metrics)

@@ -198,7 +198,12 @@ async def test_forty_hostile_papers_arrive_as_valid_html_within_the_length_limit
             await tick(app)
 
     digest = telegram.messages_to(READER)[count:]
-    refused = [c for c in telegram.calls("sendMessage") if c.response and not c.ok]
+    # Flood limits are on, so a stall of the test process can still earn a 429 that the rate
+    # limiter retries (test_broadcast_e2e bounds how often); what must never happen here is a
+    # message refused for its markup or length.
+    refused = [
+        c for c in telegram.calls("sendMessage") if c.response and not c.ok and c.status != 429
+    ]
     assert refused == []
     assert len(digest) > 1
     assert all(len(m.plain) <= 4096 and m.parse_mode == "HTML" for m in digest)
