@@ -113,22 +113,25 @@ MAX_UNKNOWN_SHOWN = 5
 
 
 def unknown_tags_lines(unknown: Sequence[tuple[str, str | None]]) -> list[str]:
-    """Lines for unknown tags, at most a handful, then how many more were skipped."""
-    lines = [unknown_tags_line(raw, suggestion) for raw, suggestion in unknown[:MAX_UNKNOWN_SHOWN]]
-    rest = len(unknown) - MAX_UNKNOWN_SHOWN
+    """Lines for unknown tags: a "did you mean" for each close one, the rest named together."""
+    shown = unknown[:MAX_UNKNOWN_SHOWN]
+    lines = [
+        f"Тега «{escape(raw)}» нет. Может быть, {taxonomy.hashtag(suggestion)}?"
+        for raw, suggestion in shown
+        if suggestion
+    ]
+    lost = [raw for raw, suggestion in shown if not suggestion]
+    rest = len(unknown) - len(shown)
+    hint = "Список всех тем — /tags"
+    if lost:
+        names = [f"«{escape(raw)}»" for raw in lost]
+        named = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} и {names[-1]}"
+        noun = "Тега" if len(names) == 1 else "Тегов"
+        lines.append(f"{noun} {named} нет." + ("" if rest > 0 else f" {hint}"))
     if rest > 0:
-        lines.append(
-            f"…и ещё {count(rest, 'непонятное слово', 'непонятных слова', 'непонятных слов')}."
-        )
+        words = count(rest, "непонятное слово", "непонятных слова", "непонятных слов")
+        lines.append(f"…и ещё {words}. {hint}")
     return lines
-
-
-def unknown_tags_line(raw: str, suggestion: str | None) -> str:
-    """A "no such tag — did you mean" line."""
-    shown = escape(raw)
-    if suggestion:
-        return f"Тега «{shown}» нет. Может быть, {taxonomy.hashtag(suggestion)}?"
-    return f"Тега «{shown}» нет. Список всех тем — /tags"
 
 
 def subscribed(

@@ -90,6 +90,14 @@ async def test_an_unknown_tag_gets_a_suggestion_button_that_works(fake, bot):
     assert "#mllm" in await say(fake, "/mytags")
 
 
+async def test_words_that_are_no_tag_are_named_together_with_one_pointer_to_tags(fake, bot):
+    reply = await say(fake, "/subscribe mlm '; DROP TABLE chats; --")
+    assert reply.splitlines() == [
+        "Тега «mlm» нет. Может быть, #mllm?",
+        "Тегов «DROP», «TABLE» и «chats» нет. Список всех тем — /tags",
+    ]
+
+
 async def test_tag_buttons_toggle_subscriptions_and_edit_the_message(fake, bot):
     await say(fake, "/tags")
     overview = fake.messages_to(USER)[-1]
