@@ -66,9 +66,9 @@ class AiohttpRequest(BaseRequest):
             # The Bot API sets no cookies; a real jar would parse every response for them.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        # HTTPS_PROXY, HTTP_PROXY and NO_PROXY work as with httpx, which reads them once when
-        # its client is built. aiohttp's own trust_env re-reads them, and ~/.netrc, on a
-        # worker thread before every request: a fifth of the bot's CPU under load.
+        # HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY work as with httpx, which reads them
+        # once, when its client is built. aiohttp's own trust_env re-reads them, and ~/.netrc,
+        # on a worker thread before every request: a fifth of the bot's CPU under load.
         self._proxies = urllib.request.getproxies()
 
     async def shutdown(self) -> None:
@@ -126,7 +126,7 @@ class AiohttpRequest(BaseRequest):
         if not self._proxies:
             return None
         parts = urlsplit(url)
-        proxy = self._proxies.get(parts.scheme)
+        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
         if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
             return None
         return proxy

@@ -864,7 +864,7 @@ class _TokenBucket:
 # Request parameters
 # --------------------------------------------------------------------------------------------
 
-# Form bodies carry every value as a string (PTB's HTTPXRequest JSON-encodes all but str);
+# Form bodies carry every value as a string (PTB's requests JSON-encode all but str);
 # these are decoded so tests read real types in ``ApiCall.params``.
 _JSON_FIELDS = frozenset(
     {

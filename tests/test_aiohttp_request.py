@@ -148,13 +148,15 @@ async def test_a_redirect_is_not_followed(recorder):
     assert len(recorder.fields) == 1  # nothing reached /elsewhere
 
 
-async def test_https_proxy_from_the_environment_carries_the_requests(monkeypatch):
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+async def test_a_proxy_from_the_environment_carries_the_requests(monkeypatch, variable):
     # The fake Telegram plays the proxy: it serves the Bot API paths of absolute-form requests.
     # Telegram's own host does not resolve here, so only the proxy can answer.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     async with FakeTelegram(TOKEN) as proxy:
-        monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.setenv(variable, proxy.url)
         async with bot_for("http://api.telegram.invalid") as bot:
             assert bot.username == proxy.bot_username
         monkeypatch.setenv("NO_PROXY", "api.telegram.invalid")
