@@ -44,13 +44,14 @@ class AiohttpRequest(BaseRequest):
     sum bounds the whole request, so a stalled upload still ends.
     """
 
-    __slots__ = ("_pool_size", "_proxies", "_session", "_timeouts")
+    __slots__ = ("_pool_size", "_proxies", "_proxy_by_origin", "_session", "_timeouts")
 
     def __init__(self, *, connection_pool_size: int, timeouts: Timeouts | None = None) -> None:
         self._pool_size = connection_pool_size
         self._timeouts = timeouts or Timeouts()
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str] = {}
+        self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -70,6 +71,7 @@ class AiohttpRequest(BaseRequest):
         # once, when its client is built. aiohttp's own trust_env re-reads them, and ~/.netrc,
         # on a worker thread before every request: a fifth of the bot's CPU under load.
         self._proxies = urllib.request.getproxies()
+        self._proxy_by_origin = {}
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -126,10 +128,13 @@ class AiohttpRequest(BaseRequest):
         if not self._proxies:
             return None
         parts = urlsplit(url)
-        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
-        if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
-            return None
-        return proxy
+        origin = (parts.scheme, parts.hostname or "")
+        if origin not in self._proxy_by_origin:
+            # Decided once per host: proxy_bypass reads NO_PROXY from the environment anew.
+            proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+            bypass = proxy is None or urllib.request.proxy_bypass(origin[1])
+            self._proxy_by_origin[origin] = None if bypass else proxy
+        return self._proxy_by_origin[origin]
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
