@@ -105,20 +105,20 @@ def run_reference_bot() -> None:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-    from bot.aiohttp_request import AiohttpRequest
-    from bot.app import MAX_CONCURRENT_UPDATES, new_event_loop
+    from bot.app import MAX_CONCURRENT_UPDATES, bot_api_requests, new_event_loop
     from bot.concurrency import ChatOrderedUpdateProcessor
 
     async def reply(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
             await update.effective_message.reply_html("✅ Подписка оформлена: #mllm, #moe.")
 
+    requests, polling = bot_api_requests()
     app = (
         ApplicationBuilder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(f"{os.environ['TELEGRAM_API_URL']}/bot")
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(requests)
+        .get_updates_request(polling)
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )

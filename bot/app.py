@@ -38,6 +38,13 @@ DigestApp = Application[
 # (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.
 MAX_CONCURRENT_UPDATES = 8
 
+
+def bot_api_requests() -> tuple[AiohttpRequest, AiohttpRequest]:
+    """New (request, get_updates_request) for PTB's builder: aiohttp, PTB's pool sizes."""
+    # Replies and broadcasts share many connections; the long poll needs one.
+    return AiohttpRequest(connection_pool_size=256), AiohttpRequest(connection_pool_size=1)
+
+
 # A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
 # is waiting, so under load the bot fetched one update per request, and each round of polling
 # cost as much CPU as a command. Pausing lets updates gather. At a steady 200 commands/s
@@ -184,15 +191,14 @@ def build_application(
         metrics=metrics,
         clock=clock,
     )
+    requests, polling = bot_api_requests()
     app: DigestApp = (
         ApplicationBuilder()
         .token(settings.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        # PTB's default pool sizes: replies and broadcasts share many connections, the long
-        # poll needs one.
-        .request(AiohttpRequest(connection_pool_size=256))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(requests)
+        .get_updates_request(polling)
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
         .rate_limiter(
             ReplyFirstRateLimiter(broadcast_per_second=settings.broadcast_rate, metrics=metrics)
