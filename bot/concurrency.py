@@ -9,29 +9,37 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+# Updates that may wait at once, most of them for their chat's turn. Waiting costs memory only;
+# PTB's own semaphore (which counts waiting updates too) must never be what makes chats wait.
+_MAX_WAITING_UPDATES = 4096
+
 
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     """Process different chats concurrently, one chat's updates strictly one by one.
 
-    A slow reply in one chat must not hold up everyone else, but "/subscribe moe"
-    followed by "/unsubscribe moe" in the same chat must apply in that order.
+    "/subscribe moe" followed by "/unsubscribe moe" in the same chat must apply in that order,
+    and a slow reply in one chat must not hold up anyone else. So an update first waits for its
+    chat's turn, and only then for one of ``max_running`` slots: a chat that sends a burst while
+    its long /digest goes out queues behind itself, never in front of other chats.
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(self, max_running: int) -> None:
+        super().__init__(_MAX_WAITING_UPDATES)
+        self._slots = asyncio.BoundedSemaphore(max_running)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiters: dict[int, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Await the update's coroutine under its chat's lock."""
+        """Await the update's coroutine in its chat's turn, in one of the running slots."""
         key = _chat_key(update)
         if key is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiters[key] = self._waiters.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
             # Forget idle chats so the dict does not grow with every chat ever seen.
