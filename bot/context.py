@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import CallbackContext, ExtBot
 
@@ -41,12 +42,23 @@ class Services:
         return self.clock()
 
 
+# Who administers a chat changes rarely; a minute-old answer spares a getChatMember call on
+# every press of a group's buttons, and a demoted admin loses the right within a minute.
+ADMIN_CACHE_SECONDS = 60
+
+
 class BotData:
     """Application-wide state; ``services`` is set once by ``build_application``."""
 
     services: Services
     # Set in post_init when METRICS_PORT is configured.
     monitoring: MonitoringServer | None = None
+
+    def __init__(self) -> None:
+        # (chat id, user id) -> whether the user administers the chat.
+        self.admins: TTLCache[tuple[int, int], bool] = TTLCache(
+            maxsize=10_000, ttl=ADMIN_CACHE_SECONDS
+        )
 
 
 class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any], BotData]):

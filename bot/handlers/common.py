@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NamedTuple
@@ -15,8 +16,10 @@ from telegram.error import BadRequest
 from bot import texts
 from bot.context import AppContext
 from content.schedule import next_digest_at, zone
-from storage import chats
+from storage import chats, digests
 from storage.models import Chat
+
+log = logging.getLogger(__name__)
 
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 
@@ -59,22 +62,44 @@ async def touch_chat(update: Update, ctx: AppContext) -> chats.ChatWithTags:
 
 
 async def may_change_settings(update: Update, ctx: AppContext) -> bool:
-    """In groups only administrators change settings; in private chats everyone may."""
+    """Whether whoever sent this update may change the chat's subscriptions and settings.
+
+    Everyone in a private chat. Elsewhere only administrators: a channel post (only admins
+    post), an anonymous admin writing as the group itself, or a user whose membership
+    ``getChatMember`` shows as administrator or owner. A button press is judged by who
+    pressed it, never by the message the button belongs to.
+    """
     chat = update.effective_chat
     if chat is None:
         return False
-    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
-        # Only administrators can post in a channel at all.
+    if chat.type == ChatType.PRIVATE:
         return True
-    message = update.effective_message
+    query = update.callback_query
+    if query is not None:
+        return await is_chat_admin(ctx, chat.id, query.from_user.id)
+    if update.channel_post is not None:
+        return True
+    message = update.message
     if message is not None and message.sender_chat is not None:
-        # An anonymous administrator writes on behalf of the group itself.
         return message.sender_chat.id == chat.id
     user = update.effective_user
-    if user is None:
+    return user is not None and await is_chat_admin(ctx, chat.id, user.id)
+
+
+async def is_chat_admin(ctx: AppContext, chat_id: int, user_id: int) -> bool:
+    """Whether the user administers the chat, asked of Telegram and remembered briefly."""
+    known = ctx.bot_data.admins.get((chat_id, user_id))
+    if known is not None:
+        return known
+    try:
+        member = await ctx.bot.get_chat_member(chat_id, user_id)
+    except BadRequest as exc:
+        # E.g. a channel whose member list the bot may not read: nobody is let through.
+        log.warning("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc.message)
         return False
-    member = await ctx.bot.get_chat_member(chat.id, user.id)
-    return member.status in _ADMIN_STATUSES
+    admin = member.status in _ADMIN_STATUSES
+    ctx.bot_data.admins[(chat_id, user_id)] = admin
+    return admin
 
 
 async def refuse_non_admin(update: Update, ctx: AppContext) -> bool:
@@ -96,10 +121,32 @@ async def schedule_first_digest(
     An existing moment is kept even when overdue: it means a digest is still owed.
     """
     if chat.next_digest_at is None:
-        when = next_digest_at(now, zone(chat.timezone), chat.digest_time)
+        when = await upcoming_digest(
+            session=session, chat_id=chat.id, tz_name=chat.timezone, at=chat.digest_time, now=now
+        )
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=when)
         chat.next_digest_at = when
     return chat.next_digest_at
+
+
+async def upcoming_digest(
+    *, session: AsyncSession, chat_id: int, tz_name: str, at: dt.time, now: dt.datetime
+) -> dt.datetime:
+    """When the chat's next digest will really come: a day that had its digest gets no other."""
+    tz = zone(tz_name)
+    when = next_digest_at(now, tz, at)
+    day = when.astimezone(tz).date()
+    if await digests.run_status(session=session, chat_id=chat_id, local_date=day) is not None:
+        when = next_digest_at(when, tz, at)
+    return when
+
+
+async def migrate_chat(ctx: AppContext, *, old_id: int, new_id: int) -> None:
+    """Move a group that became a supergroup, with everything it had, to its new id."""
+    async with ctx.session() as session, session.begin():
+        moved = await chats.migrate_chat(session=session, old_id=old_id, new_id=new_id)
+    if moved:
+        log.info("chat %s became supergroup %s; its settings moved", old_id, new_id)
 
 
 def command_args(ctx: AppContext) -> str:

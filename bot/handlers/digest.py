@@ -7,15 +7,18 @@ from telegram import Update
 from bot import texts
 from bot.context import AppContext
 from bot.delivery import Deliverer, following_digest
-from bot.handlers.common import chat_unit
+from bot.handlers.common import chat_unit, refuse_non_admin
 from content.schedule import zone
 from storage import chats, digests
 
 
 async def digest_now(update: Update, ctx: AppContext) -> None:
-    """Send what is new for this chat now; it counts as today's digest."""
+    """Send what is new for this chat now; it counts as today's digest.
+
+    In groups and channels only administrators may: it takes the place of the morning digest.
+    """
     message = update.effective_message
-    if message is None:
+    if message is None or await refuse_non_admin(update, ctx):
         return
     services = ctx.services
     now = services.now()

@@ -12,11 +12,12 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot import keyboards, texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, command_args, is_not_modified
+from bot.handlers.common import chat_unit, command_args, is_not_modified, refuse_non_admin
 from content.render import PaperView, card_summary, render_card, render_search_page
 from content.search import parse_query
 from storage import search
@@ -91,6 +92,10 @@ async def page_button(update: Update, ctx: AppContext) -> None:
     """Turn a page of results: edit the message to show the page the button names."""
     callback = update.callback_query
     if callback is None:
+        return
+    chat = update.effective_chat
+    # A channel's search message is a post every reader sees: only its admins turn its pages.
+    if chat is not None and chat.type == ChatType.CHANNEL and await refuse_non_admin(update, ctx):
         return
     pressed = keyboards.decode_search(callback.data)
     text_: str | None = None

@@ -9,7 +9,7 @@ from bot import keyboards, texts
 from bot.context import AppContext
 from bot.handlers.common import (
     chat_unit,
-    may_change_settings,
+    refuse_non_admin,
     schedule_first_digest,
     touch_chat,
 )
@@ -25,11 +25,12 @@ async def start(update: Update, ctx: AppContext) -> None:
     if message is None:
         return
     deep_tag = _deep_link_tag(ctx.args)
-    allowed = deep_tag is not None and await may_change_settings(update, ctx)
+    if deep_tag is not None and await refuse_non_admin(update, ctx):
+        return
     settings = ctx.settings
     async with chat_unit(update, ctx) as (session, chat, subscribed):
         tags = subscribed
-        if deep_tag is not None and allowed:
+        if deep_tag is not None:
             result = await subscriptions.add_tags(
                 session=session,
                 chat_id=chat.id,
