@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, bindparam, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name, insert_ignoring_conflicts
-from storage.models import Chat, Subscription
+from storage.models import Chat, Delivery, DigestRun, Subscription
 
 
 class ChatWithTags(NamedTuple):
@@ -124,3 +124,59 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     # IMMEDIATE on (see storage.db), so only PostgreSQL needs a row lock.
     if dialect_name(session) != "sqlite":
         await session.execute(_LOCK_CHAT, {"chat_id": chat_id})
+
+
+async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bool:
+    """Move a group that became a supergroup to its new id; False if there was nothing to move.
+
+    Subscriptions, settings, delivery history and digest runs follow. If the new id is known
+    already (its first message came before the news of the move), the old chat's settings win
+    and both histories are kept.
+    """
+    await lock_chat(session=session, chat_id=old_id)
+    old = await session.get(Chat, old_id)
+    if old is None or old_id == new_id:
+        return False
+    await lock_chat(session=session, chat_id=new_id)
+    settings = {
+        "type": "supergroup",
+        "language": old.language,
+        "timezone": old.timezone,
+        "digest_time": old.digest_time,
+        "next_digest_at": old.next_digest_at,
+        "claimed_until": old.claimed_until,
+        "paused": old.paused,
+        "active": old.active,
+    }
+    await session.execute(
+        insert_ignoring_conflicts(session, Chat).values(
+            id=new_id, created_at=old.created_at, **settings
+        )
+    )
+    await session.execute(update(Chat).where(Chat.id == new_id).values(**settings))
+    for model, columns in _CHAT_HISTORY:
+        await session.execute(
+            insert_ignoring_conflicts(session, model).from_select(
+                ["chat_id", *columns],
+                select(literal(new_id, BigInteger), *(getattr(model, c) for c in columns)).where(
+                    model.chat_id == old_id
+                ),
+            )
+        )
+    # ON DELETE CASCADE takes the old chat's rows with it.
+    await session.execute(delete(Chat).where(Chat.id == old_id))
+    session.expunge_all()
+    return True
+
+
+# What moves with a chat, by model: the columns besides chat_id (surrogate ids are left out).
+_CHAT_HISTORY: tuple[
+    tuple[type[Subscription] | type[Delivery] | type[DigestRun], list[str]], ...
+] = (
+    (Subscription, ["tag", "created_at"]),
+    (Delivery, ["paper_id", "delivered_at"]),
+    (
+        DigestRun,
+        ["local_date", "status", "attempts", "error", "started_at", "finished_at"],
+    ),
+)

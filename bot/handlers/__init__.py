@@ -8,6 +8,7 @@ from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
@@ -21,6 +22,7 @@ from bot.handlers import (
     chat_settings,
     digest,
     fallback,
+    membership,
     observe,
     search,
     start,
@@ -50,6 +52,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     only_new = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
     # Group -1 sees every update first and lets it through to the handlers below.
     app.add_handler(TypeHandler(Update, observe.count_update), group=-1)
+    app.add_handler(ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
     app.add_handler(CommandHandler("start", start.start, filters=only_new))
     app.add_handler(CommandHandler("help", start.help_command, filters=only_new))
     app.add_handler(CommandHandler("subscribe", subscriptions.subscribe, filters=only_new))

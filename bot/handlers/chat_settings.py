@@ -15,8 +15,14 @@ from telegram import Update
 
 from bot import texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, command_args, refuse_non_admin, touch_chat
-from content.schedule import next_digest_at, parse_time, parse_timezone, zone
+from bot.handlers.common import (
+    chat_unit,
+    command_args,
+    refuse_non_admin,
+    touch_chat,
+    upcoming_digest,
+)
+from content.schedule import parse_time, parse_timezone
 from storage import chats
 from storage.models import Chat
 
@@ -134,7 +140,9 @@ async def _change_schedule(
         # the user asked for a new time, so the next digest follows it.
         next_at = chat.next_digest_at
         if tags or next_at is not None:
-            next_at = next_digest_at(now, zone(tz_name), digest_time)
+            next_at = await upcoming_digest(
+                session=session, chat_id=chat.id, tz_name=tz_name, at=digest_time, now=now
+            )
         await chats.set_schedule(
             session=session,
             chat_id=chat.id,
@@ -172,7 +180,13 @@ async def resume(update: Update, ctx: AppContext) -> None:
             # The moment kept from before the pause is likely overdue; recomputing from now
             # means no digest fires the minute the chat resumes.
             if tags or next_at is not None:
-                next_at = next_digest_at(now, zone(chat.timezone), chat.digest_time)
+                next_at = await upcoming_digest(
+                    session=session,
+                    chat_id=chat.id,
+                    tz_name=chat.timezone,
+                    at=chat.digest_time,
+                    now=now,
+                )
                 await chats.set_next_digest_at(session=session, chat_id=chat.id, when=next_at)
         tz_name = chat.timezone
     await message.reply_html(

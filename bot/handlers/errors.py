@@ -1,14 +1,16 @@
-"""The one error handler: log everything, tell the user little."""
+"""The one error handler: log everything, tell the user little, never write to a closed chat."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from bot import texts
 from bot.context import AppContext
+from bot.handlers.common import migrate_chat
+from storage import chats
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +18,17 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, ctx: AppContext) -> None:
     """Log the failure with its update id; answer the chat without internals."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update %s failed", update_id, exc_info=ctx.error)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    error = ctx.error
+    if chat is not None and isinstance(error, Forbidden):
+        # Blocked, removed, or not allowed to post: the chat hears nothing more from us.
+        log.info("update %s: chat %s refused the reply (%s)", update_id, chat.id, error.message)
+        await _deactivate(ctx, chat.id)
+        return
+    if chat is not None and isinstance(error, ChatMigrated):
+        await migrate_chat(ctx, old_id=chat.id, new_id=error.new_chat_id)
+        return
+    log.error("update %s failed", update_id, exc_info=error)
     if not isinstance(update, Update):
         return
     ctx.services.metrics.update_errors.inc()
@@ -25,5 +37,13 @@ async def on_error(update: object, ctx: AppContext) -> None:
             await update.callback_query.answer(texts.ERROR, show_alert=True)
         elif update.effective_message is not None:
             await update.effective_message.reply_html(texts.ERROR)
+    except Forbidden:
+        if chat is not None:
+            await _deactivate(ctx, chat.id)
     except TelegramError:
         log.warning("could not tell chat about failed update %s", update_id, exc_info=True)
+
+
+async def _deactivate(ctx: AppContext, chat_id: int) -> None:
+    async with ctx.session() as session, session.begin():
+        await chats.set_active(session=session, chat_id=chat_id, active=False)
