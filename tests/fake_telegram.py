@@ -1067,6 +1067,7 @@ class FakeTelegram(FakeServer):
         self._members: dict[tuple[int, int], str] = {}
         self._blocked: set[int] = set()
         self._forgotten: set[int] = set()
+        self._migrated: dict[int, int] = {}  # old group id -> its supergroup's id
         self._callback_queries: dict[str, JSONDict] = {}
         self._inline_queries: dict[str, JSONDict] = {}
         self._answered_results: dict[str, list[JSONDict]] = {}
@@ -1273,6 +1274,82 @@ class FakeTelegram(FakeServer):
         if status not in _MEMBER_STATUSES:
             raise ValueError(f"status must be one of {sorted(_MEMBER_STATUSES)}")
         self._members[(chat_id, user_id)] = status
+
+    def change_bot_membership(
+        self,
+        chat_id: int,
+        status: str,
+        *,
+        chat_type: str = "private",
+        user_id: int | None = None,
+        can_post: bool = True,
+        chat_title: str | None = None,
+    ) -> JSONDict:
+        """A user blocks/unblocks the bot, or removes it from or adds it to a chat.
+
+        Enqueues the ``my_chat_member`` update Telegram sends, and makes sends to the chat fail
+        with 403 while the bot is "kicked" or "left", as Telegram does.
+        """
+        if status not in _MEMBER_STATUSES:
+            raise ValueError(f"status must be one of {sorted(_MEMBER_STATUSES)}")
+        if user_id is None:
+            user_id = chat_id if chat_type == "private" else DEFAULT_GROUP_USER_ID
+        user = self._users.get(user_id) or self._remember_user(user_id, "Тест", "ru")
+        chat = self._remember_chat(chat_id, chat_type, user["first_name"], chat_title)
+        first = "left" if chat_type != "private" else "member"
+        old = self._members.get((chat_id, self.bot_id), first)
+        self._members[(chat_id, self.bot_id)] = status
+        if status in ("kicked", "left"):
+            self._blocked.add(chat_id)
+        else:
+            self._blocked.discard(chat_id)
+        new_member = self._member_json(chat_id, self.bot_id)
+        if status == "administrator":
+            new_member["can_post_messages"] = can_post
+            new_member["can_edit_messages"] = can_post
+        payload = {
+            "chat": chat,
+            "from": user,
+            "date": int(time.time()),
+            "old_chat_member": {"status": old, "user": self._bot_user_brief()}
+            | ({"until_date": 0} if old == "kicked" else {}),
+            "new_chat_member": new_member,
+        }
+        return self._enqueue("my_chat_member", payload, chat_id)
+
+    def migrate_to_supergroup(
+        self, group_id: int, supergroup_id: int, *, service_messages: bool = True
+    ) -> None:
+        """The group becomes a supergroup with a new id, as Telegram does when a group grows.
+
+        From now on every call naming the old id gets 400 with ``migrate_to_chat_id``. With
+        ``service_messages`` the bot also gets the two service messages Telegram sends: one in
+        the old group (``migrate_to_chat_id``) and one in the supergroup
+        (``migrate_from_chat_id``).
+        """
+        old_chat = self._chat(group_id)
+        self._migrated[group_id] = supergroup_id
+        new_chat = self._remember_chat(supergroup_id, "supergroup", "", old_chat.get("title"))
+        for (chat_id, user_id), status in list(self._members.items()):
+            if chat_id == group_id:
+                self._members[(supergroup_id, user_id)] = status
+        if not service_messages:
+            return
+        user = self._users.get(DEFAULT_GROUP_USER_ID) or self._remember_user(
+            DEFAULT_GROUP_USER_ID, "Тест", "ru"
+        )
+        for chat, chat_id, field_name, other in (
+            (old_chat, group_id, "migrate_to_chat_id", supergroup_id),
+            (new_chat, supergroup_id, "migrate_from_chat_id", group_id),
+        ):
+            message = {
+                "message_id": self._new_message_id(chat_id),
+                "from": user,
+                "date": int(time.time()),
+                "chat": chat,
+                field_name: other,
+            }
+            self._enqueue("message", message, chat_id)
 
     # --- what the bot did ---------------------------------------------------------------------
 
@@ -1530,6 +1607,12 @@ class FakeTelegram(FakeServer):
             raise bad_request("Chat not found")
         if raw in self._forgotten:
             raise bad_request("Chat not found")
+        if raw in self._migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self._migrated[raw]},
+            )
         self._chat(raw)
         return raw
 
