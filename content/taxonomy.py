@@ -64,17 +64,22 @@ class Tag:
     min_hits: int = 1
     popular: bool = False
 
-    def hits(self, text: str) -> int:
-        """Count mentions in text: matches of all patterns, overlapping ones counted once."""
+    def mentions(self, text: str) -> list[str]:
+        """Return the mentions in text, as matched: matches of all patterns, overlaps merged."""
         spans = sorted(
             match.span() for pattern in self.patterns for match in pattern.finditer(text)
         )
-        count, end = 0, -1
+        found: list[str] = []
+        end = -1
         for span_start, span_end in spans:
             if span_start >= end:
-                count += 1
+                found.append(text[span_start:span_end])
             end = max(end, span_end)
-        return count
+        return found
+
+    def hits(self, text: str) -> int:
+        """Count mentions in text: matches of all patterns, overlapping ones counted once."""
+        return len(self.mentions(text))
 
     def matches(self, text: str) -> bool:
         """Tell whether text (a paper's title + abstract) has at least min_hits hits."""

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
-import json
-import random
-import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from content import tagging
 from content.models import Paper, Source
-from content.sources.hf_daily import parse_daily_papers
 from content.tagging import BROAD_TAGS, IMPLIED, explain, tag_paper
-from content.taxonomy import FAMILIES, TAG_IDS, TAGS, Tag
+from content.taxonomy import FAMILIES, TAG_IDS, TAGS
 from tests.tagging_eval import Labelled, family_of, load_labelled, score
 
 MIN_FAMILY_PRECISION = 0.9
@@ -370,186 +362,9 @@ def test_explain_names_the_rule_keyword_and_title(by_id: dict[str, Labelled]) ->
     assert any("keyword 'Vision-Language Models'" in why for why in keyed["mllm"])
 
 
-def test_mentions_count_exactly_like_tag_hits(labelled: list[Labelled]) -> None:
-    for item in labelled:
-        for text in (item.paper.title, item.paper.abstract):
-            for tag in TAGS:
-                assert len(tagging._mentions(tag, text)) == tag.hits(text), (tag.id, text)
-
-
 def test_tagging_is_fast(labelled: list[Labelled]) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: a busy machine must not fail the test.
+    started = time.process_time()
     for item in labelled:
         tag_paper(item.paper, llm_tags=["mllm", "rag"])
-    assert time.perf_counter() - started < 2.0
-
-
-# ---- the fast path finds exactly what running every pattern finds ---------------------------
-
-HF_DAY = Path(__file__).resolve().parent / "fixtures" / "hf_daily_2024-12-19.json"
-
-ADVERSARIAL = (
-    "",
-    "Mixture-of-Experts, MIXTURE OF EXPERTS, mixture~of~experts, Mixture\nof\nExperts~(MoE)",
-    "MoE MoEs SMoE MOE moe Moe; MoE) architecture, SMoE) architectures, sparse experts",
-    "LLMs, LLM-based agents, Video-LLMs, V-LLM, MLLMs, multimodal LLMs, multi-modal large "
-    "language models, vision large language models and omni~LLMs",
-    "Large Language Models (LLMs), vision-language models (VLMs), LVLM, audio-language model",
-    "GPT-4V, GPT4V, GPT 4V, gpt-4v, GPT-4Vision, multimodal GPT-4 and multi~modal chatbots",
-    # Characters re.IGNORECASE matches to ASCII letters: dotted and dotless i, long s, Kelvin.
-    "DİFFUSİON MODELS, dıffusion models, Tranſformer architecture, \u212aV cache quantization",
-    "İnstruction tuning, ınstruction fine-tuning, reinforcement learning from human feedback",
-    "Pokémon, naïve “quotes” — 3.5× faster inference, 2x speed-up, 128K tokens context",
-    "ＬＬＭ and Ｍｏｅ (full width), e.g.LLMs, LLM_based, LLMs. MoE_layer; _RAG_",
-    "pre-training, pretraining, pre training, finetuning, fine-tuning, fine tuning, pre-\ntraining",
-    # More places where a match may start than are worth trying one by one.
-    "the " * 40 + "our models are publicly available at github.com/x/y and huggingface.co/z",
-    "llmllm LLM LLM LLM " * 10 + "large language models " * 30,
-    "Retrieval-augmented generation (RAG), GraphRAG, a rag doll, re-rankers and retrievers",
-    "We introduce X-Bench, a challenging benchmark; we present the first comprehensive survey",
-    "CoT, CoTs, COT, cot, chain-of-thought, LRMs, RL, rl, RLHF, DPO, PPO, GRPO, SFT, LoRA, lora",
-    # Matches that touch: the next one starts where the last one ends.
-    "github.com/github.com/x huggingface.co/huggingface.co/y",
-    "mllm MLLM llm LLM moe moe mixture of experts of experts colour color kv Kv",
-    "an Mllm, a VideoLLM",
-    # Word characters to Unicode, not to ASCII mode's \b, and folded to ASCII letters.
-    "\u212amoe, ſmoe, ımoe, İmoe",
-    "émoe",
-)
-
-# Regex features the taxonomy does not use (yet): the prefilter must not get them wrong.
-ODD_PATTERNS = (
-    r"\Bllm\b",
-    r"^large",
-    r"models?$",
-    r"(?a:\bmoe\b)",
-    r"(?a)\bmoe\b",
-    r"\bmo+e\b",
-    r"\b(moe)\W+\1\b",
-    r"(?=mix)\w+ of experts",
-    r"mixture(?! of)",
-    r"(?<=multi)modal",
-    r"\b(?>llms|llm)\b",
-    r"\bl++m",
-    r"[^a-z]llm",
-    r"llm.{0,3}s",
-    r"(?s)o.e",
-    r"(?m)^llm",
-    r"(?x) l l m s? ",
-    r"(?i:LLM)(?-i:s)",
-    r"k\w*",
-    r"\bİn",
-    r"ſ",
-    r"\u212av",
-    r"[Kk]v\b",
-    r"\b(?:multi|cross)?modal",
-    r"\bcolou?r\b",
-    r"\b\d+(?:\.\d+)?[x×] faster",
-    r"(?:a|b|)c",
-    r"(?:)\bllm",
-    r"a{0}llm",
-    r"l{2}m",
-    r"(?:of ){2,3}experts",
-    r"\bof\b.*?\bexperts",
-    r"github\.com/",
-)
-
-SEPARATORS = (" ", " ", " ", "-", "~", "\n", "", "(", ") ", ", ", "/", "_", ".", "-\n")
-ODD_LETTERS = {"i": ("ı", "İ"), "s": ("ſ",), "k": ("\u212a",), "e": ("é",)}
-
-
-def brute_force(text: str, tag: Tag) -> list[re.Match[str]]:
-    """The reference: every pattern of the tag over the whole text, no prefilter."""
-    return [match for pattern in tag.patterns for match in pattern.finditer(text)]
-
-
-def fixture_papers() -> list[Paper]:
-    hf = parse_daily_papers(json.loads(HF_DAY.read_text("utf-8")), dt.date(2024, 12, 19))
-    assert hf.papers
-    return [item.paper for item in load_labelled()] + list(hf.papers)
-
-
-def fuzz_texts(count: int, seed: int = 20241219) -> list[str]:
-    """Texts made of the patterns' own words, glued and cased in odd ways."""
-    words: set[str] = set()
-    for tag in TAGS:
-        for pattern in tag.patterns:
-            words.update(re.findall(r"[A-Za-z][A-Za-z0-9]+", re.sub(r"\\.", " ", pattern.pattern)))
-    vocabulary = sorted(words)
-    rng = random.Random(seed)
-    texts = []
-    for _ in range(count):
-        parts = []
-        for sampled in rng.sample(vocabulary, rng.randint(2, 10)):
-            word = rng.choice((sampled, sampled.lower(), sampled.upper(), sampled.title()))
-            if rng.random() < 0.2:
-                spot = rng.randrange(len(word))
-                odd = ODD_LETTERS.get(word[spot].lower())
-                if odd:
-                    word = word[:spot] + rng.choice(odd) + word[spot + 1 :]
-            parts.append(word + rng.choice(SEPARATORS))
-        texts.append("".join(parts))
-    return texts
-
-
-def test_fast_matching_finds_what_every_pattern_finds() -> None:
-    texts = [*ADVERSARIAL, *fuzz_texts(400)]
-    for paper in fixture_papers():
-        texts += [paper.title, paper.abstract, *paper.ai_keywords]
-    for text in texts:
-        scan = tagging._Text(text)
-        for tag in TAGS:
-            fast = [match.span() for match in scan.matches(tag)]
-            assert fast == [match.span() for match in brute_force(text, tag)], (tag.id, text)
-
-
-def test_odd_patterns_find_what_running_them_finds() -> None:
-    patterns = [re.compile(p, f) for p in ODD_PATTERNS for f in (0, re.IGNORECASE)]
-    tag = Tag("zoo", "Зоопарк", "Шаблоны", "meta", patterns=tuple(patterns))
-    for text in (*ADVERSARIAL, *fuzz_texts(100, seed=7)):
-        fast = [match.span() for match in tagging._Text(text).matches(tag)]
-        assert fast == [match.span() for match in brute_force(text, tag)], text
-
-
-def test_tag_paper_and_explain_are_those_of_the_brute_force_reference(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    papers = fixture_papers()
-    papers += [make_paper(title, abstract) for title, abstract in itertools.pairwise(ADVERSARIAL)]
-    papers.append(make_paper(ADVERSARIAL[3], ADVERSARIAL[6], keywords=ADVERSARIAL[1:6]))
-    votes: tuple[tuple[str, ...], ...] = ((), ("mllm", "rag", "llm", "benchmark", "moe"))
-
-    def results() -> list[object]:
-        return [(tag_paper(p, llm_tags=v), explain(p, llm_tags=v)) for p in papers for v in votes]
-
-    fast = results()
-    # Cached: each paper is tagged four times, and brute force is what made tagging slow.
-    reference = functools.cache(brute_force)
-    monkeypatch.setattr(tagging._Text, "matches", lambda self, tag: reference(self.text, tag))
-    assert results() == fast
-
-
-def test_the_fold_agrees_with_re_ignorecase() -> None:
-    # The prefilter looks for a pattern's ASCII literals in tagging._fold(text); these are
-    # the properties of Unicode and re it relies on, checked over every code point.
-    everything = "".join(map(chr, range(0x110000)))
-    folded = tagging._fold(everything)
-    # One character each: positions in the fold are positions in the text.
-    assert len(folded) == len(everything)
-    # A character that is no word character (\b sees it so) folds to no ASCII letter or digit.
-    non_words = "".join(re.findall(r"\W", everything))
-    assert not re.search("[a-z0-9]", tagging._fold(non_words))
-    # A character an ASCII literal matches, case-insensitively or not, folds to the literal,
-    # lower-cased; a letter or digit literal only matches word characters.
-    for char in re.findall(r"[\x00-\x7f]", everything, re.IGNORECASE):
-        for literal in map(chr, range(128)):
-            if re.fullmatch(re.escape(literal), char, re.IGNORECASE):
-                assert tagging._fold(char) == literal.lower(), (char, literal)
-                assert not literal.isalnum() or re.fullmatch(r"\w", char), (char, literal)
-
-
-def test_every_taxonomy_pattern_is_prefiltered() -> None:
-    # A pattern the prefilter cannot read runs over every text: tagging gets slow again.
-    index = tagging._index()
-    assert not index.unneeding
-    assert len(index.probes) == sum(len(tag.patterns) for tag in TAGS)
+    assert time.process_time() - started < 2.0

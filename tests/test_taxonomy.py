@@ -569,6 +569,14 @@ def test_hits_count_distinct_positions_and_min_hits_is_respected() -> None:
     assert llm.matches("LLM LLM LLM")
 
 
+def test_mentions_are_the_matched_text_with_overlapping_matches_merged() -> None:
+    # "multimodal GPT-4V" is matched by two patterns of #mllm; it is one mention.
+    text = "a multimodal GPT-4V and GPT-4V"
+    assert tag("mllm").mentions(text) == ["multimodal GPT-4V", "GPT-4V"]
+    assert tag("mllm").hits(text) == 2
+    assert tag("moe").mentions("Mixture of Experts~(MoE)") == ["Mixture of Experts", "MoE"]
+
+
 def test_every_tag_has_case_insensitive_patterns_and_a_positive_min_hits() -> None:
     for t in TAGS:
         assert t.patterns, t.id
