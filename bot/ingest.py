@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -119,7 +120,8 @@ class Ingestor:
         report = IngestReport()
         calls_before = self._summarizer.calls
         found = await self._fetch(days, sources, report)
-        entries = [enrich(paper) for paper in found]
+        # Tagging is CPU work of milliseconds a paper: in a thread, the bot answers meanwhile.
+        entries = await asyncio.to_thread(lambda: [enrich(paper) for paper in found])
         report.papers = len(entries)
         report.with_code = sum(1 for e in entries if e.code_url)
         async with self._sessionmaker() as session, session.begin():
@@ -177,7 +179,6 @@ class Ingestor:
             batch = todo[start : start + SAVE_BATCH]
             summaries = await self._summarizer.summarize_many(batch)
             updates: list[catalog.SummaryUpdate] = []
-            llm_tags: dict[str, tuple[str, ...]] = {}
             for paper, summary in zip(batch, summaries, strict=True):
                 done = summary.status is SummaryStatus.DONE
                 # With an LLM configured, a fallback is provisional until the deadline
@@ -186,10 +187,10 @@ class Ingestor:
                 updates.append(
                     catalog.SummaryUpdate(paper.id, summary.title_ru, summary.summary_ru, status)
                 )
-                if summary.tags:
-                    llm_tags[paper.id] = tag_paper(paper, llm_tags=summary.tags)
                 report.summarised += done
                 report.fallback += not done
+            voted = [(paper, s.tags) for paper, s in zip(batch, summaries, strict=True) if s.tags]
+            llm_tags = await asyncio.to_thread(_retag, voted)
             async with self._sessionmaker() as session, session.begin():
                 await catalog.save_summaries(session=session, updates=updates, now=now)
                 await catalog.add_tags(session=session, tags=llm_tags)
@@ -210,6 +211,10 @@ def enrich(paper: Paper) -> CatalogEntry:
         project_url=find_project_url(project_page=paper.project_page, texts=texts),
         tags=tag_paper(paper),
     )
+
+
+def _retag(voted: list[tuple[Paper, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    return {paper.id: tag_paper(paper, llm_tags=tags) for paper, tags in voted}
 
 
 def days_to_cover(now: dt.datetime) -> list[dt.date]:
