@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, bindparam, delete, func, literal, select, update
+from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name, insert_ignoring_conflicts
@@ -17,17 +17,6 @@ class ChatWithTags(NamedTuple):
 
     chat: Chat
     tags: list[str]
-
-
-# Every command starts here, so the statement is built once: no per-call construction and
-# cache-key generation. The tags come along in the same round trip to the database.
-_CHAT_WITH_TAGS = select(
-    Chat,
-    select(func.aggregate_strings(Subscription.tag, " "))
-    .where(Subscription.chat_id == Chat.id)
-    .scalar_subquery(),
-).where(Chat.id == bindparam("chat_id"))
-_LOCK_CHAT = select(Chat.id).where(Chat.id == bindparam("chat_id")).with_for_update()
 
 
 async def ensure_chat(
@@ -44,7 +33,6 @@ async def ensure_chat(
     An inactive chat is reactivated. The chat's row stays locked until the transaction
     ends, so what the caller read is what it changes.
     """
-    # Every update of a known chat comes through here, so the common path is one read.
     loaded = await _load_locked(session, chat_id)
     if loaded is not None:
         if not loaded.chat.active:
@@ -73,7 +61,12 @@ async def _load_locked(session: AsyncSession, chat_id: int) -> ChatWithTags | No
     # Locking in a statement of its own: under READ COMMITTED a statement that waited for the
     # lock still reads the tags as they were when it started, before the holder committed.
     await lock_chat(session=session, chat_id=chat_id)
-    row = (await session.execute(_CHAT_WITH_TAGS, {"chat_id": chat_id})).one_or_none()
+    tags = (
+        select(func.aggregate_strings(Subscription.tag, " "))
+        .where(Subscription.chat_id == Chat.id)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(Chat, tags).where(Chat.id == chat_id))).one_or_none()
     if row is None:
         return None
     chat, tags = row
@@ -123,7 +116,7 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
     # On SQLite every transaction already holds the database's write lock from BEGIN
     # IMMEDIATE on (see storage.db), so only PostgreSQL needs a row lock.
     if dialect_name(session) != "sqlite":
-        await session.execute(_LOCK_CHAT, {"chat_id": chat_id})
+        await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())
 
 
 async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.chats import lock_chat
-from storage.db import insert_ignoring_conflicts, table_of
+from storage.db import insert_ignoring_conflicts
 from storage.models import Subscription
 
 
@@ -22,21 +22,9 @@ class AddResult:
     rejected_over_limit: list[str]
 
 
-# Built once: commands run these all the time, and construction plus cache-key generation
-# cost more than executing them does. Writes go to the table rather than the ORM entity:
-# nothing in the session holds Subscription objects, and the ORM's bulk paths (evaluating
-# the WHERE clause against the identity map, for one) cost more than the statement itself.
-_SUBSCRIPTIONS = table_of(Subscription)
-_TAGS_OF_CHAT = select(Subscription.tag).where(Subscription.chat_id == bindparam("chat_id"))
-_REMOVE = delete(_SUBSCRIPTIONS).where(
-    _SUBSCRIPTIONS.c.chat_id == bindparam("chat_id"),
-    _SUBSCRIPTIONS.c.tag == bindparam("tag"),
-)
-
-
 async def list_tags(*, session: AsyncSession, chat_id: int) -> list[str]:
     """Return the chat's subscribed tags, sorted."""
-    tags = await session.scalars(_TAGS_OF_CHAT, {"chat_id": chat_id})
+    tags = await session.scalars(select(Subscription.tag).where(Subscription.chat_id == chat_id))
     # Sorted in Python: PostgreSQL's locale collation and SQLite's byte order disagree on
     # punctuation, and the UI should not depend on the database.
     return sorted(tags)
@@ -91,7 +79,11 @@ async def remove_tags(
     current = await _locked_tags(session, chat_id, existing)
     removed = [tag for tag in dict.fromkeys(tags) if tag in current]
     if removed:
-        await session.execute(_REMOVE, [{"chat_id": chat_id, "tag": tag} for tag in removed])
+        await session.execute(
+            delete(Subscription).where(
+                Subscription.chat_id == chat_id, Subscription.tag.in_(removed)
+            )
+        )
     return removed
 
 
@@ -109,7 +101,9 @@ async def toggle_tag(
     """
     current = await _locked_tags(session, chat_id, existing)
     if tag in current:
-        await session.execute(_REMOVE, {"chat_id": chat_id, "tag": tag})
+        await session.execute(
+            delete(Subscription).where(Subscription.chat_id == chat_id, Subscription.tag == tag)
+        )
         return False
     if len(current) >= limit:
         return None
