@@ -10,29 +10,24 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
+from telegram.ext import ApplicationBuilder, ContextTypes
 
 from bot import handlers, jobs
 from bot.aiohttp_request import AiohttpRequest
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
+from bot.context import DigestApp as DigestApp  # noqa: PLC0414 (re-exported for callers)
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
-from bot.ratelimit import ReplyFirstRateLimiter, SendKind
+from bot.ratelimit import ReplyFirstRateLimiter
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
-
-# PTB's builder cannot infer the job queue's context type, hence Any there.
-DigestApp = Application[
-    ExtBot[SendKind], AppContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
-]
 
 # Measured best on 2 cores: more concurrent updates only add GIL and pool contention
 # (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.

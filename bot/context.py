@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
@@ -77,3 +77,10 @@ class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any
     def session(self) -> AsyncSession:
         """A new database session; use as ``async with ctx.session() as s, s.begin():``."""
         return self.bot_data.services.sessionmaker()
+
+
+# Here rather than in bot.app, so that bot.jobs can name it without importing the composition
+# root that imports it. PTB's builder cannot infer the job queue's context type, hence Any there.
+DigestApp = Application[
+    ExtBot[SendKind], AppContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
+]

@@ -5,17 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
 
-from bot.context import AppContext
+from bot.context import AppContext, DigestApp
 from bot.delivery import Deliverer
 from bot.ingest import days_to_cover
 from content.models import Source
 from content.schedule import latest_occurrence
 from storage.jobs import claim_job_run
-
-if TYPE_CHECKING:
-    from bot.app import DigestApp
 
 log = logging.getLogger(__name__)
 

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from bot.delivery import DeliveryReport
-    from bot.ingest import IngestReport
     from content.summarize import Summarizer
+
+
+# What metrics read of bot.ingest.IngestReport and bot.delivery.DeliveryReport, declared here:
+# bot.delivery imports this module (through bot.context), so importing it back is a cycle.
+class IngestCounts(Protocol):
+    """The counts of one ingest run."""
+
+    new: int
+    updated: int
+    failed_sources: list[str]
+
+
+class DeliveryCounts(Protocol):
+    """The counts of one delivery tick."""
+
+    sent_chats: int
+    empty: int
+    blocked: int
+    failed: int
+
 
 # From "sent on time" to "the bot was down for hours and catches up".
 _LAG_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600)
@@ -107,7 +125,7 @@ class Metrics:
         """Export the summarizer's call and token totals."""
         self.registry.register(_LLMCollector(summarizer))
 
-    def observe_ingest(self, report: IngestReport, seconds: float, now: dt.datetime) -> None:
+    def observe_ingest(self, report: IngestCounts, seconds: float, now: dt.datetime) -> None:
         """Record one ingest run."""
         self.ingest_duration.observe(seconds)
         self.ingest_papers.labels("new").inc(report.new)
@@ -120,7 +138,7 @@ class Metrics:
         """Record how late a digest went out."""
         self.delivery_lag.observe(max((sent - due).total_seconds(), 0.0))
 
-    def observe_delivery(self, report: DeliveryReport, now: dt.datetime) -> None:
+    def observe_delivery(self, report: DeliveryCounts, now: dt.datetime) -> None:
         """Record one delivery tick."""
         self.digests.labels("sent").inc(report.sent_chats)
         self.digests.labels("empty").inc(report.empty)

@@ -25,7 +25,7 @@ def _split(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every knob of the bot, from environment variables or `.env` (DESIGN §7)."""
+    """Every knob of the bot, from environment variables or `.env`."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

@@ -1,4 +1,4 @@
-r"""Code-repository and project-page links from HF fields and paper texts (DESIGN §6).
+r"""Code-repository and project-page links from HF fields and paper texts.
 
 Abstracts and arXiv comments give links in many shapes: with a sentence's period glued on,
 inside LaTeX ``\url{…}``, as ``.git`` clones, on ``www.github.com``, as deep links into a

@@ -1,7 +1,8 @@
-r"""Code and project links, one test per way real abstracts give them (DESIGN §6).
+r"""Code and project links, one test per way real abstracts give them.
 
-The cases follow the 24 real phrasings collected for the project (A1–E24): trailing
-punctuation, LaTeX ``\url{}``, arXiv comments, github.io pages, HF links, missing links.
+The rules are in docs/architecture.md ("Ingest"). The cases follow the 24 real phrasings
+collected for the project (A1–E24): trailing punctuation, LaTeX ``\url{}``, arXiv comments,
+github.io pages, HF links, missing links.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Telegram HTML of the morning digest and of search cards (DESIGN §4).
+"""Telegram HTML of the morning digest and of search cards (docs/architecture.md, "Delivery").
 
 Every message produced here is checked by the fake Telegram's port of tdlib's HTML parser in
 strict mode and measured the way Telegram measures it (UTF-16 code units).

@@ -15,7 +15,7 @@ from tenacity.wait import WaitBaseT
 from content.models import Paper, Source
 
 USER_AGENT: Final[str] = "ai-digest-bot/0.1 (+https://github.com/ai-digest-bot)"
-"""Sent with every request, so both services can see who is calling (DESIGN §2)."""
+"""Sent with every request, so both services can see who is calling."""
 
 RETRYABLE_STATUSES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
 
