@@ -1,8 +1,8 @@
 """How fast the bot answers /subscribe and /unsubscribe, in polling mode, on SQLite.
 
 The real `digest-bot run` process, with its default settings, polls the fake Telegram server
-running in this process. On SQLite the bot keeps its threads on one CPU (SINGLE_CPU), so the
-fake has the other core to itself, as Telegram's servers would be elsewhere in production.
+running in this process. The two share this machine's cores; Telegram's servers would be
+elsewhere in production.
 
 The figures:
 - throughput: 2,000 commands arrive at once from 200 chats; commands answered per second;
@@ -10,8 +10,8 @@ The figures:
   each; update-to-reply p50/p95/max in milliseconds;
 - the bot process's CPU time per command during the burst;
 - the same burst answered by a reference bot: PTB alone, replying without a database, on
-  the same event loop, Bot API transport and update processor. Its bursts alternate with the
-  bot's, three rounds. This VM's speed drifts by tens of percent within minutes, so the median
+  the same Bot API transport and update processor. Its bursts alternate with the bot's,
+  three rounds. This VM's speed drifts by tens of percent within minutes, so the median
   ratio of the two CPU figures is what compares across runs.
 """
 
@@ -101,11 +101,11 @@ async def latency_phase(fake: FakeTelegram, rate: int) -> None:
 
 
 def run_reference_bot() -> None:
-    """PTB as the bot uses it (loop, transport, update processor, HTML replies), no database."""
+    """PTB as the bot uses it (transport, update processor, HTML replies), no database."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-    from bot.app import MAX_CONCURRENT_UPDATES, bot_api_requests, new_event_loop
+    from bot.app import MAX_CONCURRENT_UPDATES, bot_api_requests
     from bot.concurrency import ChatOrderedUpdateProcessor
 
     async def reply(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,7 +123,6 @@ def run_reference_bot() -> None:
         .build()
     )
     app.add_handler(CommandHandler(["start", "subscribe", "unsubscribe"], reply))
-    asyncio.set_event_loop(new_event_loop())
     app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import gc
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
 
 from bot import handlers, jobs
-from bot.aiohttp_request import AiohttpRequest
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
 from bot.context import DigestApp as DigestApp  # noqa: PLC0414 (re-exported for callers)
@@ -25,30 +21,20 @@ from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
 from bot.ratelimit import ReplyFirstRateLimiter
 from bot.settings import Settings
-from storage.db import create_engine, create_sessionmaker, is_sqlite
+from storage.db import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 
-# Measured best on 2 cores: more concurrent updates only add GIL and pool contention
-# (benchmarks/updates.py), fewer leave the loop idle while a reply is in flight.
+# Updates handled at once (bot.concurrency): a handler mostly waits for the database or
+# Telegram, so a few keep the loop busy, and more would only queue on the database pool.
 MAX_CONCURRENT_UPDATES = 8
 
 
-def bot_api_requests() -> tuple[AiohttpRequest, AiohttpRequest]:
-    """New (request, get_updates_request) for PTB's builder: aiohttp, PTB's pool sizes."""
-    # Replies and broadcasts share many connections; the long poll needs one.
-    return AiohttpRequest(connection_pool_size=256), AiohttpRequest(connection_pool_size=1)
-
-
-# A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
-# is waiting, so under load the bot fetched one update per request, and each round of polling
-# cost as much CPU as a command. Pausing lets updates gather. At a steady 200 commands/s
-# (benchmarks/updates.py) a 10 ms pause meant 0.3 requests per command; 20 ms means 0.2 and
-# about 12% less CPU per command, which kept p95 latency under 50 ms where 10 ms let it drift
-# past 100 ms; 25 ms saved nothing more (measured on httpx; requests are cheaper on aiohttp, so
-# the saving is smaller now). A quiet chat loses nothing: its update ends a poll that is
-# already waiting.
-_POLL_INTERVAL = dt.timedelta(milliseconds=20)
+def bot_api_requests() -> tuple[HTTPXRequest, HTTPXRequest]:
+    """New (request, get_updates_request) for PTB's builder."""
+    # Replies and broadcasts share many connections; the long poll needs one. httpx reads
+    # HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY when the client is built.
+    return HTTPXRequest(connection_pool_size=256), HTTPXRequest(connection_pool_size=1)
 
 
 class MissingTokenError(RuntimeError):
@@ -82,76 +68,11 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
     )
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A new event loop: uvloop's where it is installed (not on Windows), else asyncio's."""
-    # Under a steady 180 commands/s the bot spent 7-21% less CPU per command on uvloop
-    # (paired runs, benchmarks/updates.py load): every database call and every reply is a
-    # wake-up of the loop, and uvloop's are cheaper.
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-def keep_threads_on_one_cpu() -> int | None:
-    """Confine the process's threads to the CPU it runs on now; return it, or None if not.
-
-    Threads started later inherit the confinement. Linux only; elsewhere, and where the
-    process may use a single CPU anyway, nothing changes.
-    """
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = os.sched_getaffinity(0)
-    if len(allowed) < 2:
-        return None
-    cpu = _current_cpu()
-    if cpu not in allowed:
-        cpu = min(allowed)
-    tasks = Path("/proc/self/task")
-    threads = [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]
-    for thread in threads:
-        os.sched_setaffinity(thread, {cpu})
-    return cpu
-
-
-def _current_cpu() -> int | None:
-    # Field 39 of /proc/self/stat, "processor"; the fields after the name start at field 3.
-    try:
-        return int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[36])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def run(app: DigestApp) -> None:
     """Serve updates until SIGINT or SIGTERM: the webhook when configured, else long polling."""
-    settings = app.bot_data.services.settings
-    if settings.single_cpu and is_sqlite(settings.database_url):
-        # Every SQLite statement is three or four hand-offs between the event loop and
-        # aiosqlite's thread. Across two CPUs each hand-off wakes the other core; on one it
-        # is a plain context switch. The GIL lets only one of them run at a time anyway.
-        # On the 2-core VM of benchmarks/updates.py a command took about 30% less CPU
-        # (4.6 -> 3.2 ms) and the bot answered 300 commands/s instead of 190.
-        try:
-            cpu = keep_threads_on_one_cpu()
-        except OSError as exc:
-            log.warning("could not keep the bot on one CPU: %s", exc)
-        else:
-            if cpu is not None:
-                log.info("SQLite: the bot's threads stay on CPU %d (SINGLE_CPU)", cpu)
-    hook = webhook_config(settings)
-    # Everything built so far (modules, the taxonomy, SQLAlchemy's and PTB's machinery) lives
-    # as long as the process. Frozen, the collector stops re-scanning it: each full collection
-    # paused the bot for 60-90 ms under load, enough to push p95 latency past 50 ms
-    # (benchmarks/updates.py); with it, the longest wait at 100 commands/s fell from about
-    # 100 ms to 25 ms.
-    gc.freeze()
-    # PTB runs on the current event loop, and closes it when it stops.
-    asyncio.set_event_loop(new_event_loop())
+    hook = webhook_config(app.bot_data.services.settings)
     if hook is None:
-        app.run_polling(
-            allowed_updates=Update.ALL_TYPES, poll_interval=_POLL_INTERVAL.total_seconds()
-        )
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
         return
     # Each replica sets the same webhook on start; none deletes it on stop, so a rolling
     # restart never leaves Telegram without a target.

@@ -7,11 +7,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
 from bot.metrics import Metrics
+
+JSONDict = dict[str, Any]
 
 # Telegram allows about 30 messages a second overall. Sending at exactly the limit leaves no
 # room for the jitter between our clock and theirs, and every 429 stalls the broadcast for

@@ -74,10 +74,6 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"  # a container listens on all interfaces
     webhook_port: int = 8443
 
-    # On SQLite, keep the bot's threads (event loop, aiosqlite's) on one CPU: they hand work
-    # to each other for every statement, and that is much cheaper within one core.
-    single_cpu: bool = True
-
     log_level: str = "INFO"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_listen: str = "0.0.0.0"  # a container's HEALTHCHECK and Prometheus reach it

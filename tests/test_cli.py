@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import new_event_loop
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
 from tests.harness import TOKEN
@@ -91,15 +90,6 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         pytest.fail("the bot did not stop on SIGINT")
 
 
-def test_the_bot_runs_on_uvloop_where_it_is_installed() -> None:
-    uvloop = pytest.importorskip("uvloop", reason="uvloop has no Windows build")
-    loop = new_event_loop()
-    try:
-        assert isinstance(loop, uvloop.Loop)
-    finally:
-        loop.close()
-
-
 async def test_the_real_process_polls_answers_and_keeps_subscriptions_across_restarts(tmp_path):
     async with FakeTelegram(TOKEN) as fake:
         env = bot_env(fake, f"sqlite+aiosqlite:///{tmp_path}/digest.db")
@@ -125,42 +115,6 @@ async def test_the_real_process_polls_answers_and_keeps_subscriptions_across_res
             assert TOKEN not in log
             assert proc.returncode == 0, log
         assert fake.commands_for(language_code="ru")
-
-
-def cpus_of_threads(pid: int) -> set[frozenset[int]]:
-    """The CPUs each thread of the process may run on, as a set of distinct CPU sets."""
-    return {
-        frozenset(os.sched_getaffinity(int(task.name)))
-        for task in Path(f"/proc/{pid}/task").iterdir()
-    }
-
-
-@pytest.mark.skipif(
-    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
-    reason="thread CPU affinity needs Linux and at least two CPUs",
-)
-@pytest.mark.parametrize("single_cpu", ["true", "false"])
-async def test_on_sqlite_the_bot_keeps_its_threads_on_one_cpu_unless_told_not_to(
-    tmp_path, single_cpu
-):
-    async with FakeTelegram(TOKEN) as fake:
-        env = bot_env(fake, f"sqlite+aiosqlite:///{tmp_path}/digest.db", SINGLE_CPU=single_cpu)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env
-        )
-        try:
-            await wait_for_polling(fake, proc)
-            # A command starts aiosqlite's thread, if it was not running yet.
-            fake.send_text(42, "/subscribe mllm")
-            await fake.wait_for_messages(42, 1, timeout=15)
-            cpus = cpus_of_threads(proc.pid)
-        finally:
-            await stop(proc)
-    if single_cpu == "true":
-        assert len(cpus) == 1
-        assert len(next(iter(cpus))) == 1
-    else:
-        assert cpus == {frozenset(os.sched_getaffinity(0))}
 
 
 async def test_search_prints_the_same_ranking_as_the_bot(tmp_path):
