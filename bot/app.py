@@ -19,7 +19,7 @@ from bot.context import DigestApp as DigestApp  # noqa: PLC0414 (re-exported for
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
-from bot.ratelimit import ReplyFirstRateLimiter
+from bot.ratelimit import SharedBudgetRateLimiter
 from bot.settings import Settings
 from storage.db import create_engine, create_sessionmaker
 
@@ -117,7 +117,7 @@ def build_application(
         .get_updates_request(polling)
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
         .rate_limiter(
-            ReplyFirstRateLimiter(broadcast_per_second=settings.broadcast_rate, metrics=metrics)
+            SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
         )
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)

@@ -1,4 +1,4 @@
-"""Rate limiting that puts people first: replies never queue behind a broadcast."""
+"""Rate limiting: one budget for every message, so digests and replies never earn a 429."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from bot.metrics import Metrics
 
 JSONDict = dict[str, Any]
 
-# Telegram allows about 30 messages a second overall. Sending at exactly the limit leaves no
-# room for the jitter between our clock and theirs, and every 429 stalls the broadcast for
-# its retry_after; a little under the limit costs 3% of speed and avoids nearly all of them.
-# (The BROADCAST_RATE setting overrides it, e.g. to share the budget between replicas.)
-BROADCAST_PER_SECOND = 29.0
+# Telegram allows about 30 messages a second per bot, replies and broadcasts together. Sending
+# at exactly the limit leaves no room for the jitter between our clock and theirs, and every
+# 429 stalls everything for its retry_after. (BROADCAST_RATE overrides it, e.g. to share the
+# budget between replicas.)
+MESSAGES_PER_SECOND = 29.0
 # About one message a second to the same private chat, with a short burst, so a digest of a
 # few parts arrives at once and a longer one is paced instead of answered with 429 (again a
 # little under the limit, for the same jitter).
@@ -38,37 +38,36 @@ class SendKind(enum.StrEnum):
     BROADCAST = "broadcast"
 
 
-class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
-    """Two AIORateLimiters: bulk sends obey the ~30 msg/s budget, replies skip that queue.
+class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
+    """PTB's AIORateLimiter for every request, plus per-chat pacing of bulk sends.
 
-    Telegram's overall limit is about bulk notifications; a reply to a person who just
-    wrote must not wait behind thousands of queued digest messages. Both paths keep the
-    per-group limit and honour RetryAfter; bulk sends to one private chat are also paced.
+    Replies and digests draw on one overall budget, because Telegram counts them together:
+    a reply on top of a full-speed broadcast would earn a 429 that stalls both. A reply still
+    never waits long, since delivery keeps only a few sends in flight (bot.delivery.SENDERS)
+    and the budget's queue is first come, first served. Bulk sends to one private chat are
+    paced as well; AIORateLimiter paces groups only.
     """
 
     def __init__(
         self,
         *,
-        broadcast_per_second: float = BROADCAST_PER_SECOND,
+        messages_per_second: float = MESSAGES_PER_SECOND,
         max_retries: int = 3,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
-        self._replies = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
-        self._broadcast = AIORateLimiter(
-            overall_max_rate=broadcast_per_second, max_retries=max_retries
+        self._limiter = AIORateLimiter(
+            overall_max_rate=messages_per_second, max_retries=max_retries
         )
         self._chats: dict[int, AsyncLimiter] = {}
 
     async def initialize(self) -> None:
-        """Initialise both limiters."""
-        await self._replies.initialize()
-        await self._broadcast.initialize()
+        """Initialise the limiter."""
+        await self._limiter.initialize()
 
     async def shutdown(self) -> None:
-        """Shut both limiters down."""
-        await self._replies.shutdown()
-        await self._broadcast.shutdown()
+        """Shut the limiter down."""
+        await self._limiter.shutdown()
 
     async def process_request(  # noqa: PLR0917 - signature fixed by BaseRateLimiter
         self,
@@ -83,14 +82,11 @@ class ReplyFirstRateLimiter(BaseRateLimiter[SendKind]):
         broadcast = rate_limit_args is SendKind.BROADCAST
         if self._metrics is not None:
             callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
-        if not broadcast:
-            return await self._replies.process_request(callback, args, kwargs, endpoint, data, None)
         chat_id = data.get("chat_id")
-        if isinstance(chat_id, int) and chat_id > 0:
-            # AIORateLimiter paces groups (negative ids) only; private chats are paced here.
+        if broadcast and isinstance(chat_id, int) and chat_id > 0:
             async with self._chat_limiter(chat_id):
                 pass
-        return await self._broadcast.process_request(callback, args, kwargs, endpoint, data, None)
+        return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.get(chat_id)
