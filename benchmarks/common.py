@@ -215,3 +215,12 @@ async def scrape(port: int) -> dict[str, float]:
         for sample in family.samples:
             samples[sample.name] += sample.value
     return samples
+
+
+async def wait_for_sample(port: int, name: str) -> dict[str, float]:
+    """Poll the bot's metrics until sample ``name`` is set (not 0); return them all."""
+    while True:
+        samples = await scrape(port)
+        if samples.get(name):
+            return samples
+        await asyncio.sleep(0.5)

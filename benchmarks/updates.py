@@ -106,7 +106,12 @@ async def main() -> None:
             offered = await offer(fake, CHATS, rate=RATE, count=RATE * RATE_SECONDS)
             latencies = await reply_latencies_ms(fake, offered)
             emit_latencies(
-                "updates", "steady_100", latencies, "<= 100", rate=RATE, chats=len(CHATS)
+                "updates",
+                "steady_100",
+                latencies,
+                "<= 100",
+                commands_per_second=RATE,
+                chats=len(CHATS),
             )
 
 
