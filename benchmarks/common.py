@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,7 +49,7 @@ def emit(
     unit: str,
     *,
     target: str | None = None,
-    **extra: object,
+    **extra: Any,
 ) -> None:
     """Print one figure as a JSON line, with ``ok`` when it has a target."""
     row: dict[str, object] = {
