@@ -27,7 +27,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fake_telegram import FakeTelegram, SentMessage
-from tests.harness import TOKEN
+from tests.harness import TOKEN, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = os.environ.get("BENCH_SHORT", "") not in {"", "0"}
@@ -225,3 +225,29 @@ async def wait_for_sample(port: int, name: str) -> dict[str, float]:
         if samples.get(name):
             return samples
         await asyncio.sleep(0.5)
+
+
+async def commands_during(
+    fake: FakeTelegram,
+    tmp: str,
+    *,
+    env: Mapping[str, str],
+    chats: Sequence[int],
+    rate: float,
+    begun: Callable[[], bool],
+    until_sample: str,
+) -> tuple[list[float], dict[str, float]]:
+    """Run the bot; from ``begun()`` on, send commands at ``rate`` until its metric is set.
+
+    ``until_sample`` names the bot's metric (METRICS_PORT) that is set when the work commands
+    are measured against ends. Return their update-to-reply latencies (ms) and the bot's
+    metrics at that moment.
+    """
+    port = free_port()
+    environment = {**env, "METRICS_PORT": str(port)}
+    async with bot_process(fake, tmp, warm_chats=chats, env=environment):
+        await until(begun, 60, "the work to measure against")
+        done = asyncio.create_task(wait_for_sample(port, until_sample))
+        offered = await offer(fake, chats, rate=rate, stop=done.done)
+        samples = await done
+        return await reply_latencies_ms(fake, offered), samples

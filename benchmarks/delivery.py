@@ -28,13 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     SHORT,
-    bot_process,
+    commands_during,
     emit,
     emit_latencies,
-    offer,
-    reply_latencies_ms,
     sqlite_url,
-    wait_for_sample,
 )
 from bot.ingest import Ingestor  # noqa: E402
 from bot.ratelimit import BROADCAST_PER_SECOND  # noqa: E402
@@ -45,7 +42,7 @@ from tests.broadcast import Tally, papers_by_tag_set, seed_due_chats, tally  # n
 from tests.fake_llm import FakeLLM  # noqa: E402
 from tests.fake_sources import FakeSources  # noqa: E402
 from tests.fake_telegram import FakeTelegram, RateLimit  # noqa: E402
-from tests.harness import TOKEN, free_port  # noqa: E402
+from tests.harness import TOKEN  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "hf_daily_2024-12-19.json"
 DAY = dt.date(2024, 12, 19)
@@ -104,18 +101,18 @@ def report(telegram: FakeTelegram, result: Tally) -> None:
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         owed = await prepare(sqlite_url(tmp))
-        port = free_port()
         limits = RateLimit(global_per_second=TELEGRAM_LIMIT, per_chat_per_second=1)
-        async with (
-            FakeTelegram(TOKEN, rate_limit=limits) as telegram,
-            bot_process(telegram, tmp, warm_chats=COMMAND_CHATS, env={"METRICS_PORT": str(port)}),
-        ):
+        async with FakeTelegram(TOKEN, rate_limit=limits) as telegram:
             due = set(CHATS)
-            await telegram.wait_until(lambda: any(m.chat_id in due for m in telegram.sent), 60)
-            done = asyncio.create_task(wait_for_sample(port, TICK_DONE))
-            offered = await offer(telegram, COMMAND_CHATS, rate=COMMANDS_PER_SECOND, stop=done.done)
-            await done
-            latencies = await reply_latencies_ms(telegram, offered)
+            latencies, _ = await commands_during(
+                telegram,
+                tmp,
+                env={},
+                chats=COMMAND_CHATS,
+                rate=COMMANDS_PER_SECOND,
+                begun=lambda: any(m.chat_id in due for m in telegram.sent),
+                until_sample=TICK_DONE,
+            )
             emit_latencies(
                 "delivery",
                 "broadcast_commands",

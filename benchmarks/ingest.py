@@ -33,13 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     SHORT,
-    bot_process,
+    commands_during,
     emit,
     emit_latencies,
-    offer,
-    reply_latencies_ms,
-    until,
-    wait_for_sample,
 )
 from bot.ingest import Ingestor, days_to_cover  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -48,7 +44,7 @@ from storage.db import create_engine, create_sessionmaker, upgrade_async  # noqa
 from tests.fake_llm import FakeLLM  # noqa: E402
 from tests.fake_sources import FakeSources  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
-from tests.harness import TOKEN, free_port  # noqa: E402
+from tests.harness import TOKEN  # noqa: E402
 
 PAPERS = 100 if SHORT else 1000
 DAY = dt.date(2024, 12, 19)
@@ -117,7 +113,6 @@ async def throughput(tmp: str) -> None:
 
 
 async def commands_during_ingest(tmp: str) -> None:
-    port = free_port()
     async with FakeSources() as sources, FakeLLM(latency=LLM_SECONDS) as llm:
         # The bot ingests yesterday and today (UTC); the papers are today's.
         sources.hf_days[days_to_cover(dt.datetime.now(dt.UTC))[-1]] = day_of_papers()
@@ -126,19 +121,17 @@ async def commands_during_ingest(tmp: str) -> None:
             "HF_API_URL": sources.hf_url,
             "LLM_BASE_URL": llm.url,
             "LLM_CONCURRENCY": str(LLM_CONCURRENCY),
-            "METRICS_PORT": str(port),
         }
-        async with (
-            FakeTelegram(TOKEN) as telegram,
-            bot_process(telegram, tmp, warm_chats=COMMAND_CHATS, env=env),
-        ):
-            await until(lambda: bool(sources.requests), 60, "the ingest's first request")
-            started = time.monotonic()
-            done = asyncio.create_task(wait_for_sample(port, INGEST_DONE))
-            offered = await offer(telegram, COMMAND_CHATS, rate=COMMANDS_PER_SECOND, stop=done.done)
-            seconds = time.monotonic() - started
-            samples = await done
-            latencies = await reply_latencies_ms(telegram, offered)
+        async with FakeTelegram(TOKEN) as telegram:
+            latencies, samples = await commands_during(
+                telegram,
+                tmp,
+                env=env,
+                chats=COMMAND_CHATS,
+                rate=COMMANDS_PER_SECOND,
+                begun=lambda: bool(sources.requests),
+                until_sample=INGEST_DONE,
+            )
     emit_latencies(
         "ingest",
         "ingest_commands",
@@ -150,7 +143,7 @@ async def commands_during_ingest(tmp: str) -> None:
     emit(
         "ingest",
         "bot_ingest_seconds",
-        seconds,
+        samples["digest_ingest_duration_seconds_sum"],
         "s",
         new_papers=samples.get("digest_ingest_papers_total", 0),
         llm_calls=llm.calls,
