@@ -3,16 +3,16 @@
 The real `digest-bot run` process (default settings, SQLite) starts with 1,000 private chats
 due: papers of one real day were ingested beforehand, each chat follows one of four tag sets.
 Its first delivery tick sends every digest to the fake Telegram server in this process, which
-enforces Telegram's limits (30 messages/s overall, about 1/s per chat after a burst of 3) with
-429 answers. Meanwhile 20 other users send a command every 0.5 s between them (/subscribe and
-/unsubscribe in turn) until the tick ends; the bot's METRICS_PORT tells when it has.
+enforces Telegram's limits (30 messages/s overall, replies included, about 1/s per chat after a
+burst of 3) with 429 answers. Meanwhile 20 other users send a command every 0.5 s between them
+(/subscribe and /unsubscribe in turn) until the tick ends; the bot's METRICS_PORT tells when.
 
 Figures:
 - broadcast_commands: update-to-reply p95 of those commands (target <= 1000 ms), p50, max;
 - share_of_limit: digest messages per second, from the first to the last, divided by the
   limit the bot is configured to, BROADCAST_RATE (29/s by default; target >= 0.97);
 - repeated: papers a chat received more than once (target == 0); also chats complete, papers
-  lost, messages, seconds and 429 answers.
+  lost, messages, seconds, and 429 answers to digests and to replies.
 """
 
 from __future__ import annotations
@@ -95,7 +95,19 @@ def report(telegram: FakeTelegram, result: Tally) -> None:
     emit("delivery", "chats_complete", result.complete, "chats", chats=result.chats)
     emit("delivery", "lost", result.lost, "papers")
     emit("delivery", "messages", result.messages, "messages", seconds=round(seconds, 2))
-    emit("delivery", "too_many_requests", result.too_many_requests, "answers")
+    commands = set(COMMAND_CHATS)
+    to_replies = sum(
+        call.status == 429 and call.params.get("chat_id") in commands
+        for call in telegram.calls("sendMessage")
+    )
+    emit(
+        "delivery",
+        "too_many_requests",
+        result.too_many_requests + to_replies,
+        "answers",
+        to_digests=result.too_many_requests,
+        to_replies=to_replies,
+    )
 
 
 async def main() -> None:
