@@ -87,7 +87,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109
-    """Poll ``predicate`` (state outside the fake Telegram server) until it holds."""
+    """Poll ``predicate`` until it holds (it may read state the fake is not told of)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -147,11 +147,6 @@ class Offered:
 
     replies_before: dict[int, int]
     sent_at: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-
-    @property
-    def count(self) -> int:
-        """How many commands were sent."""
-        return sum(len(times) for times in self.sent_at.values())
 
 
 async def offer(
