@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import random
 import resource
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
+from benchmarks.common import SHORT, emit  # noqa: E402
 from bot.delivery import view as paper_view  # noqa: E402
 from content.render import PaperView, render_digest  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
@@ -46,7 +46,7 @@ from storage.models import Chat, Delivery, Paper, PaperTag, Subscription  # noqa
 from tests.scratch_db import scratch_postgres  # noqa: E402
 
 SEED = 20241219
-CHATS = 100_000
+CHATS = 10_000 if SHORT else 100_000
 PAPERS = 300
 TAGS_EACH = 3
 DELIVERED_SHARE = 0.03  # chats that already received 1-3 of their papers
@@ -65,11 +65,6 @@ SUMMARY = (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def emit(db: str, metric: str, value: float, unit: str, **extra: object) -> None:
-    row = {"benchmark": "digest", "db": db, "metric": metric, "value": round(value, 3)}
-    print(json.dumps({**row, "unit": unit, **extra}), flush=True)
 
 
 def peak_rss_mb() -> float:
@@ -215,15 +210,15 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
         batches += 1
     seconds = time.perf_counter() - started
 
-    emit(db, "seconds", seconds, "s", target="<= 10 s", chats=chats, batches=batches)
-    emit(db, "peak_rss_mb", peak_rss_mb(), "MB", target="<= 300 MB")
-    emit(db, "distinct_tag_sets", len(tag_sets), "sets")
-    emit(db, "distinct_digests", len(rendered), "digests", messages=messages)
-    emit(db, "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest)
-    emit(db, "claim_seconds", due_s, "s", note="claim_due_chats")
-    emit(db, "compose_seconds", compose_s, "s", note="claim_due_chats + compose")
-    emit(db, "render_seconds", render_s, "s")
-    emit(db, "advance_seconds", advance_s, "s", note="next_digest_at moved, commit")
+    emit("digest", "seconds", seconds, "s", target="<= 10", chats=chats, batches=batches, db=db)
+    emit("digest", "peak_rss_mb", peak_rss_mb(), "MB", target="<= 300", db=db)
+    emit("digest", "distinct_tag_sets", len(tag_sets), "sets", db=db)
+    emit("digest", "distinct_digests", len(rendered), "digests", messages=messages, db=db)
+    emit("digest", "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest, db=db)
+    emit("digest", "claim_seconds", due_s, "s", note="claim_due_chats", db=db)
+    emit("digest", "compose_seconds", compose_s, "s", note="claim_due_chats + compose", db=db)
+    emit("digest", "render_seconds", render_s, "s", db=db)
+    emit("digest", "advance_seconds", advance_s, "s", note="next_digest_at moved, commit", db=db)
 
 
 async def run(db: str, url: str) -> None:
@@ -235,7 +230,14 @@ async def run(db: str, url: str) -> None:
             assert dialect_name(session) in {"sqlite", "postgresql"}
         started = time.perf_counter()
         await load(sessionmaker)
-        emit(db, "setup_seconds", time.perf_counter() - started, "s", rss_mb=peak_rss_mb())
+        emit(
+            "digest",
+            "setup_seconds",
+            time.perf_counter() - started,
+            "s",
+            rss_mb=peak_rss_mb(),
+            db=db,
+        )
         await broadcast(db, sessionmaker)
     finally:
         await engine.dispose()

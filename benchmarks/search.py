@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import random
 import re
@@ -26,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
+from benchmarks.common import SHORT, emit  # noqa: E402
 from content.search import parse_query  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
 from storage import search  # noqa: E402
@@ -42,7 +43,7 @@ from tests.scratch_db import scratch_postgres  # noqa: E402
 from tests.search_fixture import load_search_papers  # noqa: E402
 
 SEED = 20241219
-PAPERS = int(os.environ.get("BENCH_SEARCH_PAPERS", "100000"))
+PAPERS = int(os.environ.get("BENCH_SEARCH_PAPERS", "5000" if SHORT else "100000"))
 QUERIES = 1000
 LOAD_CHUNK = 2000
 DAY0 = dt.date(2023, 1, 1)
@@ -51,11 +52,6 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZА-ЯЁ0-9])")
 _WORD = re.compile(r"[A-Za-zА-Яа-яЁё][\w-]*")
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def emit(db: str, metric: str, value: float, unit: str, **extra: object) -> None:
-    row = {"benchmark": "search", "db": db, "metric": metric, "value": round(value, 3)}
-    print(json.dumps({**row, "unit": unit, **extra}, ensure_ascii=False), flush=True)
 
 
 class Corpus:
@@ -162,16 +158,16 @@ async def run(db: str, url: str) -> None:
     try:
         t0 = time.perf_counter()
         await load(sessionmaker, corpus)
-        emit(db, "load_seconds", time.perf_counter() - t0, "s", papers=PAPERS)
+        emit("search", "load_seconds", time.perf_counter() - t0, "s", papers=PAPERS, db=db)
 
         t0 = time.perf_counter()
         async with sessionmaker() as session, session.begin():
             indexed = await search.rebuild(session=session)
-        emit(db, "index_build_seconds", time.perf_counter() - t0, "s", papers=indexed)
+        emit("search", "index_build_seconds", time.perf_counter() - t0, "s", papers=indexed, db=db)
         async with sessionmaker() as session, session.begin():
             await session.execute(text("ANALYZE"))
         size = await index_size(db, sessionmaker)
-        emit(db, "index_size_mb", size / 2**20, "MB", papers=indexed)
+        emit("search", "index_size_mb", size / 2**20, "MB", papers=indexed, db=db)
 
         queries = corpus.queries(random.Random(SEED + 1), QUERIES)
         timings: list[float] = []
@@ -189,10 +185,10 @@ async def run(db: str, url: str) -> None:
                 relaxed += page.relaxed
         timings.sort()
         p95 = timings[int(len(timings) * 0.95) - 1]
-        extra = {"queries": len(timings), "with_results": found, "relaxed": relaxed}
-        emit(db, "query_p50_ms", statistics.median(timings), "ms", **extra)
-        emit(db, "query_p95_ms", p95, "ms", target="<= 20 ms" if db == "sqlite" else None)
-        emit(db, "query_max_ms", slowest[0], "ms", query=slowest[1])
+        extra: dict[str, Any] = {"queries": len(timings), "with_results": found, "relaxed": relaxed}
+        emit("search", "query_p50_ms", statistics.median(timings), "ms", **extra, db=db)
+        emit("search", "query_p95_ms", p95, "ms", target="<= 20" if db == "sqlite" else None, db=db)
+        emit("search", "query_max_ms", slowest[0], "ms", query=slowest[1], db=db)
     finally:
         await engine.dispose()
 

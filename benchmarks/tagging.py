@@ -8,33 +8,29 @@ expected_tags as wrong; recall counts an expected tag that was not predicted as 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import emit  # noqa: E402
 from tests.tagging_eval import LABELLED_PATH, Counts, load_labelled, score  # noqa: E402
 
 
-def emit(metric: str, family: str, value: float, **extra: object) -> None:
-    print(
-        json.dumps(
-            {
-                "benchmark": "tagging",
-                "metric": metric,
-                "family": family,
-                "value": round(value, 3),
-                **extra,
-            }
-        )
+def emit_counts(family: str, counts: Counts, **extra: Any) -> None:
+    predicted, expected = counts.tp + counts.fp, counts.tp + counts.fn
+    emit(
+        "tagging",
+        "precision",
+        counts.precision,
+        "ratio",
+        family=family,
+        predicted=predicted,
+        **extra,
     )
-
-
-def emit_counts(family: str, counts: Counts, **extra: object) -> None:
-    emit("precision", family, counts.precision, predicted=counts.tp + counts.fp, **extra)
-    emit("recall", family, counts.recall, expected=counts.tp + counts.fn, **extra)
+    emit("tagging", "recall", counts.recall, "ratio", family=family, expected=expected, **extra)
 
 
 def main() -> None:
