@@ -133,6 +133,34 @@ async def test_a_channel_reader_cannot_unsubscribe_the_channel_with_its_buttons(
     assert await world.tags_of(CHANNEL) == ["mllm", "moe"]
 
 
+async def test_a_channel_reader_cannot_turn_the_pages_of_a_search_post(world: World) -> None:
+    await world.ingest()
+    post = await world.say(CHANNEL, "/search model", chat_type="channel")
+    [[(label, data)]] = [
+        [(b["text"], b["callback_data"]) for b in row]
+        for row in (post.reply_markup or {}).get("inline_keyboard", [])
+    ]
+    assert label == "Дальше ▶"
+    answer = await world.press(CHANNEL, post, data, READER)
+    assert answer == texts.ADMINS_ONLY_SHORT
+    assert world.telegram.message(CHANNEL, post.message_id).text == post.text
+
+    await world.press(CHANNEL, post, data, ADMIN)
+    await world.telegram.wait_until(
+        lambda: world.telegram.message(CHANNEL, post.message_id).text != post.text
+    )
+
+
+async def test_an_admins_presses_ask_telegram_about_them_once_a_minute(world: World) -> None:
+    overview = await world.say(GROUP, "/tags", chat_type="supergroup", user_id=ADMIN)
+    await world.press(GROUP, overview, tag_button(overview, "agents"), ADMIN)
+    assert len(world.telegram.calls("getChatMember")) == 1
+    for tag in ("moe", "agents"):
+        await world.press(GROUP, overview, tag_button(overview, tag), ADMIN)
+    assert await world.tags_of(GROUP) == ["moe"]
+    assert len(world.telegram.calls("getChatMember")) == 1
+
+
 # --- groups and supergroups -----------------------------------------------------------------
 
 
@@ -182,7 +210,7 @@ async def test_a_group_member_cannot_pre_empt_the_morning_digest_with_digest(
     await world.say(GROUP, "/subscribe mllm", chat_type="supergroup", user_id=ADMIN)
     await world.ingest()
     reply = await world.say(GROUP, "/digest", chat_type="supergroup", user_id=READER)
-    assert reply.plain == texts.ADMINS_ONLY
+    assert reply.plain == texts.DIGEST_ADMINS_ONLY
 
     count = len(world.telegram.messages_to(GROUP))
     world.clock.now = NINE_IN_MOSCOW

@@ -18,7 +18,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
     In groups and channels only administrators may: it takes the place of the morning digest.
     """
     message = update.effective_message
-    if message is None or await refuse_non_admin(update, ctx):
+    if message is None or await refuse_non_admin(update, ctx, reply=texts.DIGEST_ADMINS_ONLY):
         return
     services = ctx.services
     now = services.now()
