@@ -64,11 +64,6 @@ class PaperView:
     upvotes: int = 0
     tags: tuple[str, ...] = ()
 
-    def __hash__(self) -> int:
-        # Views are cache keys of rendered blocks; hashing every field cost more than the
-        # rest of a cache hit. Equal views have equal ids, so equality stays exact.
-        return hash(self.id)
-
 
 def repo_label(code_url: str) -> str:
     """Short label of a code link: "owner/repo"."""
@@ -216,7 +211,6 @@ def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[
     return " · ".join(parts)
 
 
-@functools.lru_cache(maxsize=256)
 def _more_line(more: int, hint: str, *, topics: int) -> str:
     """The closing line: "Ещё 3 статьи по вашим темам — /digest"."""
     line = f"Ещё {count(more, 'статья', 'статьи', 'статей')} {_where(topics)}"
@@ -401,7 +395,6 @@ def _safe_url(url: str | None) -> str | None:
     return url
 
 
-@functools.lru_cache(maxsize=1024)
 def _hashtag(tag: str) -> str:
     """A tag as an escaped hashtag, "" for a blank one; clipped if unreasonably long."""
     clean = _clean(tag)

@@ -62,10 +62,9 @@ _TS_NORMALIZATION: Final[int] = 1
 MAX_CANDIDATES: Final[int] = 500
 """A query matching more papers ranks only the newest this many of them.
 
-FTS5 computes bm25() row by row, so a broad query ("модель") would cost tens of milliseconds
-per ten thousand papers; the newest matches are what a reader of a digest bot wants anyway.
-Every candidate costs alike (bm25, two joins, the sort): on 100k papers, 1,000 candidates
-gave a p95 of 19-26 ms, 500 give 15 ms. 500 matches of a broad word are weeks of papers.
+FTS5 computes bm25() row by row, so a broad query ("модель") costs in proportion to its
+matches; the newest matches are what a reader of a digest bot wants anyway, and 500 matches
+of a broad word are weeks of papers. benchmarks/search.py measures the latency.
 """
 
 MAX_TAGS: Final[int] = 5
@@ -73,8 +72,8 @@ MAX_TAGS: Final[int] = 5
 
 # asyncpg prepares every statement, and after five runs PostgreSQL may switch a statement to
 # a generic plan. A generic plan cannot see how rare the query's words are, so it walks the
-# primary key testing every document (0.3-0.8 s on 100k papers instead of ~30 ms): plan each
-# search for its own words, for the rest of its transaction.
+# primary key testing every document, many times slower: plan each search for its own words,
+# for the rest of its transaction.
 _CUSTOM_PLANS: Final[TextClause] = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 _CHUNK: Final[int] = 500
