@@ -8,13 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from telegram import Update
-from telegram.ext import ApplicationBuilder, ContextTypes
+from cachetools import TTLCache
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
 from bot import handlers, jobs
 from bot.concurrency import ChatOrderedUpdateProcessor
-from bot.context import AppContext, BotData, Services, utcnow
+from bot.context import ADMIN_CACHE_SECONDS, AppContext, BotData, Services, utcnow
 from bot.context import DigestApp as DigestApp  # noqa: PLC0414 (re-exported for callers)
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
@@ -116,6 +118,15 @@ def build_application(
         .request(requests)
         .get_updates_request(polling)
         .context_types(ContextTypes(context=AppContext, bot_data=BotData))
+        # Every text the bot writes is Telegram HTML, no message needs a link preview, and an
+        # answer still arrives when the command it answers was deleted meanwhile.
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,
+            )
+        )
         .rate_limiter(
             SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
         )
@@ -125,6 +136,10 @@ def build_application(
         .build()
     )
     app.bot_data.services = services
+    # On the application's clock, so tests can let a minute pass.
+    app.bot_data.admins = TTLCache(
+        maxsize=10_000, ttl=ADMIN_CACHE_SECONDS, timer=lambda: services.now().timestamp()
+    )
     handlers.register(app)
     jobs.schedule(app)
     return app

@@ -54,11 +54,8 @@ class BotData:
     # Set in post_init when METRICS_PORT is configured.
     monitoring: MonitoringServer | None = None
 
-    def __init__(self) -> None:
-        # (chat id, user id) -> whether the user administers the chat.
-        self.admins: TTLCache[tuple[int, int], bool] = TTLCache(
-            maxsize=10_000, ttl=ADMIN_CACHE_SECONDS
-        )
+    # (chat id, user id) -> whether the user administers the chat; set by build_application.
+    admins: TTLCache[tuple[int, int], bool]
 
 
 class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any], BotData]):

@@ -40,6 +40,14 @@ MAX_INLINE_RESULT_ID_BYTES = 64
 MAX_BUTTONS = 100
 # Group senders need an id when the test does not name one; private chats use the chat id.
 DEFAULT_GROUP_USER_ID = 500_001
+# The senders Telegram puts in ``from`` of messages written on behalf of a chat.
+_GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+_CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
 FIRST_UPDATE_ID = 100_000
 
 NOT_MODIFIED = (
@@ -1178,8 +1186,13 @@ class FakeTelegram(FakeServer):
         first_name: str = "Тест",
         language_code: str = "ru",
         chat_title: str | None = None,
+        sender_chat_id: int | None = None,
     ) -> JSONDict:
-        """A user writes ``text`` in the chat; returns the enqueued Update dict."""
+        """A user writes ``text`` in the chat; returns the enqueued Update dict.
+
+        ``sender_chat_id`` sends it on behalf of a chat: the group itself (an anonymous admin)
+        or a channel (a user posting as their channel), as Telegram delivers those.
+        """
         if user_id is None:
             user_id = chat_id if chat_type == "private" else DEFAULT_GROUP_USER_ID
         user = self._remember_user(user_id, first_name, language_code)
@@ -1188,6 +1201,12 @@ class FakeTelegram(FakeServer):
         message: JSONDict = {"message_id": message_id, "date": int(time.time()), "chat": chat}
         if chat_type == "channel":
             message["sender_chat"] = chat
+        elif sender_chat_id == chat_id:
+            message["from"] = _GROUP_ANONYMOUS_BOT
+            message["sender_chat"] = chat
+        elif sender_chat_id is not None:
+            message["from"] = _CHANNEL_BOT
+            message["sender_chat"] = {"id": sender_chat_id, "type": "channel", "title": "Channel"}
         else:
             message["from"] = user
         message["text"] = text
@@ -1338,18 +1357,44 @@ class FakeTelegram(FakeServer):
         user = self._users.get(DEFAULT_GROUP_USER_ID) or self._remember_user(
             DEFAULT_GROUP_USER_ID, "Тест", "ru"
         )
-        for chat, chat_id, field_name, other in (
-            (old_chat, group_id, "migrate_to_chat_id", supergroup_id),
-            (new_chat, supergroup_id, "migrate_from_chat_id", group_id),
-        ):
-            message = {
-                "message_id": self._new_message_id(chat_id),
+        # In this order, as telegram-bot-api delivers them: the old group says where it went,
+        # the bot "joins" the supergroup, and the supergroup says where it came from, written
+        # by GroupAnonymousBot on behalf of the supergroup itself.
+        self._enqueue(
+            "message",
+            {
+                "message_id": self._new_message_id(group_id),
                 "from": user,
                 "date": int(time.time()),
-                "chat": chat,
-                field_name: other,
-            }
-            self._enqueue("message", message, chat_id)
+                "chat": old_chat,
+                "migrate_to_chat_id": supergroup_id,
+            },
+            group_id,
+        )
+        self._members[(supergroup_id, self.bot_id)] = "member"
+        self._enqueue(
+            "my_chat_member",
+            {
+                "chat": new_chat,
+                "from": user,
+                "date": int(time.time()),
+                "old_chat_member": {"status": "left", "user": self._bot_user_brief()},
+                "new_chat_member": {"status": "member", "user": self._bot_user_brief()},
+            },
+            supergroup_id,
+        )
+        self._enqueue(
+            "message",
+            {
+                "message_id": self._new_message_id(supergroup_id),
+                "from": _GROUP_ANONYMOUS_BOT,
+                "sender_chat": new_chat,
+                "date": int(time.time()),
+                "chat": new_chat,
+                "migrate_from_chat_id": group_id,
+            },
+            supergroup_id,
+        )
 
     # --- what the bot did ---------------------------------------------------------------------
 

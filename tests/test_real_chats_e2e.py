@@ -16,6 +16,7 @@ import pytest
 
 from bot import texts
 from bot.app import DigestApp
+from bot.handlers.membership import GREETING_DELAY
 from content.models import Source
 from storage import chats, subscriptions
 from storage.models import Chat
@@ -60,6 +61,10 @@ class World:
     async def inactive(self, chat_id: int) -> bool:
         chat = await self.chat(chat_id)
         return chat is not None and not chat.active
+
+    async def active(self, chat_id: int) -> bool:
+        chat = await self.chat(chat_id)
+        return chat is not None and chat.active
 
     async def known(self, chat_id: int) -> bool:
         return await self.chat(chat_id) is not None
@@ -142,7 +147,7 @@ async def test_a_channel_reader_cannot_turn_the_pages_of_a_search_post(world: Wo
     ]
     assert label == "Дальше ▶"
     answer = await world.press(CHANNEL, post, data, READER)
-    assert answer == texts.ADMINS_ONLY_SHORT
+    assert answer == texts.SEARCH_ADMINS_ONLY_SHORT
     assert world.telegram.message(CHANNEL, post.message_id).text == post.text
 
     await world.press(CHANNEL, post, data, ADMIN)
@@ -151,7 +156,9 @@ async def test_a_channel_reader_cannot_turn_the_pages_of_a_search_post(world: Wo
     )
 
 
-async def test_an_admins_presses_ask_telegram_about_them_once_a_minute(world: World) -> None:
+async def test_an_admins_presses_ask_telegram_about_them_once_a_minute_and_demotion_counts(
+    world: World,
+) -> None:
     overview = await world.say(GROUP, "/tags", chat_type="supergroup", user_id=ADMIN)
     await world.press(GROUP, overview, tag_button(overview, "agents"), ADMIN)
     assert len(world.telegram.calls("getChatMember")) == 1
@@ -159,6 +166,13 @@ async def test_an_admins_presses_ask_telegram_about_them_once_a_minute(world: Wo
         await world.press(GROUP, overview, tag_button(overview, tag), ADMIN)
     assert await world.tags_of(GROUP) == ["moe"]
     assert len(world.telegram.calls("getChatMember")) == 1
+
+    # Demoted: a minute later the bot asks again, and the former admin changes nothing.
+    world.telegram.set_chat_member_status(GROUP, ADMIN, "member")
+    world.clock.now += dt.timedelta(seconds=61)
+    answer = await world.press(GROUP, overview, tag_button(overview, "agents"), ADMIN)
+    assert answer == texts.ADMINS_ONLY_SHORT
+    assert await world.tags_of(GROUP) == ["moe"]
 
 
 # --- groups and supergroups -----------------------------------------------------------------
@@ -192,16 +206,19 @@ async def test_a_deep_link_from_a_group_member_subscribes_nothing(world: World) 
 
 
 async def test_an_anonymous_admin_writes_as_the_group_and_may_subscribe(world: World) -> None:
-    world.telegram.send_text(GROUP, "/subscribe moe", chat_type="supergroup", user_id=READER)
-    await world.telegram.wait_for_messages(GROUP, 1)
-    update = world.telegram.send_text(GROUP, "/subscribe agents", chat_type="supergroup")
-    # Re-enqueue the same text as Telegram sends an anonymous admin's: sender_chat is the group.
-    message = dict(update["message"])
-    message["sender_chat"] = message["chat"]
-    message["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
-    world.telegram._enqueue("message", message, GROUP)
-    await world.telegram.wait_until(lambda: len(world.telegram.messages_to(GROUP)) >= 3)
+    reply = await world.say(
+        GROUP, "/subscribe agents", chat_type="supergroup", sender_chat_id=GROUP
+    )
+    assert "Подписка оформлена: #agents" in reply.plain
     assert await world.tags_of(GROUP) == ["agents"]
+
+
+async def test_a_member_writing_as_some_channel_is_no_admin(world: World) -> None:
+    reply = await world.say(
+        GROUP, "/subscribe moe", chat_type="supergroup", sender_chat_id=-1009999
+    )
+    assert reply.plain == texts.ADMINS_ONLY
+    assert await world.tags_of(GROUP) == []
 
 
 async def test_a_group_member_cannot_pre_empt_the_morning_digest_with_digest(
@@ -237,6 +254,7 @@ async def test_a_user_who_blocked_the_bot_gets_no_send_attempt_and_start_works_a
     assert len(world.telegram.calls("sendMessage")) == sends, "a send was attempted"
 
     world.telegram.change_bot_membership(user, "member")
+    await world.eventually(lambda: world.active(user))
     reply = await world.say(user, "/start")
     assert "Привет" in reply.plain and "#mllm" in reply.plain
     chat = await world.chat(user)
@@ -260,6 +278,7 @@ async def test_added_to_a_group_the_bot_tells_admins_how_to_subscribe(world: Wor
     [hello] = await world.telegram.wait_for_messages(group, 1)
     assert hello.plain.startswith("👋 Привет!")
     assert "администраторы" in hello.plain and "/subscribe mllm agents" in hello.plain
+    assert "<code>" not in hello.plain
     chat = await world.chat(group)
     assert chat is not None and chat.type == "supergroup" and chat.active
 
@@ -273,8 +292,9 @@ async def test_added_to_a_channel_the_bot_greets_only_where_it_may_post(world: W
         posting, "administrator", chat_type="channel", user_id=OWNER
     )
     [hello] = await world.telegram.wait_for_messages(posting, 1)
-    assert "опубликуйте в нём команду" in hello.plain
-    await world.eventually(lambda: world.known(mute))
+    assert "опубликуйте в канале команду" in hello.plain and "<code>" not in hello.plain
+    # The greeting comes after GREETING_DELAY: by then the mute channel's update was handled.
+    assert not await world.active(mute)
     assert world.telegram.messages_to(mute) == []
     assert [c for c in world.telegram.calls("sendMessage") if c.params["chat_id"] == mute] == []
 
@@ -331,6 +351,31 @@ async def test_a_group_that_became_a_supergroup_keeps_everything_and_gets_its_di
 
     reply = await world.say(new, "/digest", chat_type="supergroup", user_id=ADMIN)
     assert "Новых статей по вашим темам пока нет" in reply.plain
+    await asyncio.sleep(GREETING_DELAY.total_seconds() + 0.5)
+    assert not any("Привет" in m.plain for m in world.telegram.messages_to(new))
+
+
+async def test_a_group_that_had_todays_digest_keeps_its_history_as_a_supergroup(
+    world: World,
+) -> None:
+    old, new = -4002, -1004002
+    world.telegram.set_chat_member_status(old, ADMIN, "administrator")
+    await world.say(old, "/subscribe mllm", chat_type="group", user_id=ADMIN)
+    await world.ingest()
+    count = len(world.telegram.messages_to(old))
+    world.telegram.send_text(old, "/digest", chat_type="group", user_id=ADMIN)
+    await world.telegram.wait_for_messages(old, count + 1)
+
+    world.telegram.migrate_to_supergroup(old, new)
+    await world.eventually(lambda: world.known(new))
+    reply = await world.say(new, "/digest", chat_type="supergroup", user_id=ADMIN)
+    assert "Новых статей по вашим темам пока нет" in reply.plain
+    assert "завтра в 09:00" in reply.plain
+
+    count = len(world.telegram.messages_to(new))
+    world.clock.now = NINE_IN_MOSCOW
+    await tick(world.app)
+    assert len(world.telegram.messages_to(new)) == count, "today's digest came twice"
 
 
 # --- the next digest, told truly ----------------------------------------------------------------

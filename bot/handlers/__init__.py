@@ -49,7 +49,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach all handlers and the error handler to the application."""
-    only_new = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    # New messages and channel posts; a channel post copied into its discussion group is the
+    # channel's, not the group's, and was answered in the channel already.
+    only_new = (
+        filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    ) & ~filters.IS_AUTOMATIC_FORWARD
     # Group -1 sees every update first and lets it through to the handlers below.
     app.add_handler(TypeHandler(Update, observe.count_update), group=-1)
     app.add_handler(ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -103,13 +103,17 @@ async def is_chat_admin(ctx: AppContext, chat_id: int, user_id: int) -> bool:
 
 
 async def refuse_non_admin(
-    update: Update, ctx: AppContext, *, reply: str = texts.ADMINS_ONLY
+    update: Update,
+    ctx: AppContext,
+    *,
+    reply: str = texts.ADMINS_ONLY,
+    alert: str = texts.ADMINS_ONLY_SHORT,
 ) -> bool:
     """Politely refuse a change from a non-admin; True if refused."""
     if await may_change_settings(update, ctx):
         return False
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.ADMINS_ONLY_SHORT, show_alert=True)
+        await update.callback_query.answer(alert, show_alert=True)
     elif update.effective_message is not None:
         await update.effective_message.reply_html(reply)
     return True

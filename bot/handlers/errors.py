@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
@@ -24,6 +25,10 @@ async def on_error(update: object, ctx: AppContext) -> None:
         # Blocked, removed, or not allowed to post: the chat hears nothing more from us.
         log.info("update %s: chat %s refused the reply (%s)", update_id, chat.id, error.message)
         await _deactivate(ctx, chat.id)
+        if isinstance(update, Update) and update.callback_query is not None:
+            # Answering a press writes nothing to the chat; it stops the button's spinner.
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
         return
     if chat is not None and isinstance(error, ChatMigrated):
         await migrate_chat(ctx, old_id=chat.id, new_id=error.new_chat_id)

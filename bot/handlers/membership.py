@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import cast
 
 from telegram import ChatMember, ChatMemberAdministrator, ChatMemberRestricted, Update
 from telegram.constants import ChatType
+from telegram.error import Forbidden
+from telegram.ext import JobQueue
 
 from bot import texts
 from bot.context import AppContext
 from bot.handlers.common import chat_unit, migrate_chat
-from storage import chats
+from storage import chats, subscriptions
 
 log = logging.getLogger(__name__)
 
-_GONE = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+# A group upgraded to a supergroup sends the bot a "joined" update for the new id, beside the
+# service messages that carry its settings over. Greeting a little later lets those arrive
+# first, so a group that was already set up is not greeted as new.
+GREETING_DELAY = dt.timedelta(seconds=2)
 
 
 async def my_chat_member(update: Update, ctx: AppContext) -> None:
@@ -24,28 +31,50 @@ async def my_chat_member(update: Update, ctx: AppContext) -> None:
         return
     chat = change.chat
     old, new = change.old_chat_member, change.new_chat_member
-    if new.status in _GONE:
-        # Blocked in a private chat, removed from a group or channel: no digest is attempted.
+    if not _can_post(new, chat.type):
+        # Blocked, removed, or muted: no digest is attempted until this changes.
         async with ctx.session() as session, session.begin():
             await chats.set_active(session=session, chat_id=chat.id, active=False)
-        log.info("chat %s: the bot is now %s", chat.id, new.status)
+        log.info("chat %s: the bot can no longer post there (%s)", chat.id, new.status)
         return
     # Unblocked, or added (again): the chat is reachable; chat_unit records and reactivates it.
     async with chat_unit(update, ctx):
         pass
-    joined = old.status in _GONE
-    if joined and chat.type != ChatType.PRIVATE and _can_post(new, chat.type):
-        text = texts.ADDED_TO_CHANNEL if chat.type == ChatType.CHANNEL else texts.ADDED_TO_GROUP
-        await ctx.bot.send_message(chat.id, text)
+    jobs = cast("JobQueue[AppContext] | None", ctx.job_queue)
+    if chat.type != ChatType.PRIVATE and not _can_post(old, chat.type) and jobs is not None:
+        jobs.run_once(_greet, when=GREETING_DELAY, chat_id=chat.id)
 
 
 def _can_post(member: ChatMember, chat_type: str) -> bool:
+    if member.status in (ChatMember.LEFT, ChatMember.BANNED):
+        return False
     if isinstance(member, ChatMemberRestricted):
-        return member.can_send_messages
+        return member.is_member and member.can_send_messages
     if chat_type == ChatType.CHANNEL:
-        # In a channel only administrators with the right to post can.
-        return isinstance(member, ChatMemberAdministrator) and bool(member.can_post_messages)
+        # In a channel only its owner and administrators allowed to post can.
+        if isinstance(member, ChatMemberAdministrator):
+            return bool(member.can_post_messages)
+        return member.status == ChatMember.OWNER
     return True
+
+
+async def _greet(ctx: AppContext) -> None:
+    """Tell a group or channel that just added the bot how its admins subscribe it."""
+    job = ctx.job
+    chat_id = job.chat_id if job is not None else None
+    if chat_id is None:
+        return
+    async with ctx.session() as session:
+        chat = await chats.get_chat(session=session, chat_id=chat_id)
+        tags = await subscriptions.list_tags(session=session, chat_id=chat_id)
+    if chat is None or not chat.active or tags:
+        return  # gone again, or an upgraded group that brought its subscriptions along
+    text = texts.ADDED_TO_CHANNEL if chat.type == ChatType.CHANNEL else texts.ADDED_TO_GROUP
+    try:
+        await ctx.bot.send_message(chat_id, text)
+    except Forbidden:
+        async with ctx.session() as session, session.begin():
+            await chats.set_active(session=session, chat_id=chat_id, active=False)
 
 
 async def migrated(update: Update, ctx: AppContext) -> None:

@@ -95,7 +95,11 @@ async def page_button(update: Update, ctx: AppContext) -> None:
         return
     chat = update.effective_chat
     # A channel's search message is a post every reader sees: only its admins turn its pages.
-    if chat is not None and chat.type == ChatType.CHANNEL and await refuse_non_admin(update, ctx):
+    if (
+        chat is not None
+        and chat.type == ChatType.CHANNEL
+        and await refuse_non_admin(update, ctx, alert=texts.SEARCH_ADMINS_ONLY_SHORT)
+    ):
         return
     pressed = keyboards.decode_search(callback.data)
     text_: str | None = None
