@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import html
 import logging
 import re
@@ -65,28 +64,18 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=4096)
 def view(paper: DigestPaper) -> PaperView:
-    """How a stored paper reads in a digest (one view per paper a compose read)."""
-    return _first_equal(
-        PaperView(
-            id=paper.id,
-            title=paper.title_ru or paper.title,
-            summary=paper.summary_ru or "",
-            url=paper.url,
-            code_url=paper.code_url,
-            project_url=paper.project_url,
-            upvotes=paper.upvotes,
-            tags=paper.tags,
-        )
+    """How a stored paper reads in a digest."""
+    return PaperView(
+        id=paper.id,
+        title=paper.title_ru or paper.title,
+        summary=paper.summary_ru or "",
+        url=paper.url,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        upvotes=paper.upvotes,
+        tags=paper.tags,
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _first_equal(paper: PaperView) -> PaperView:
-    # Every compose reads the papers afresh. Handing out the view seen first keeps the
-    # rendered-block cache's keys identical, so its hits skip comparing every field.
-    return paper
 
 
 def plain_text(message: str) -> str:

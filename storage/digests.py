@@ -1,6 +1,6 @@
 """The morning digest: which chats are due, what each receives, and the delivery bookkeeping.
 
-Composing is grouped by tag set (DESIGN §2, "What composing costs"): chats that follow the
+Composing is grouped by tag set (see docs/architecture.md): chats that follow the
 same tags share one ranked candidate list, and only the few papers a chat already received
 are subtracted per chat.  A naive subscriptions × paper_tags × papers join would instead
 materialise one row per (chat, matching paper) - millions of rows for 100k chats.
@@ -45,9 +45,7 @@ class DueChat(NamedTuple):
     tags: tuple[str, ...]
 
 
-# Compared by identity: one compose shares each paper among thousands of digests, and caches
-# keyed on it (bot.delivery.view) should not compare ten fields on every lookup.
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class DigestPaper:
     """What a digest needs of one paper, as one compose read it."""
 
@@ -190,49 +188,22 @@ async def compose(
         id_range=(pool[0], pool[-1]),
     )
 
-    # Each tag's papers as positions in the ranking, as a bit mask over it (bit i stands for
-    # ranked[i]), and its best few positions. A tag set's digest is then the best few of a
-    # handful of short lists and a popcount, not a merge of every matching paper per set.
-    limit = max(max_papers, 0)
-    positions: dict[str, list[int]] = defaultdict(list)
-    masks: dict[str, int] = defaultdict(int)
-    for position, paper in enumerate(ranked):
-        for tag in paper.tags:
-            positions[tag].append(position)
-            masks[tag] |= 1 << position
-    heads = {tag: found[:limit] for tag, found in positions.items()}
-
-    def best(tag_set: frozenset[str]) -> ComposedDigest:
-        mask = 0
-        top: set[int] = set()
-        for tag in tag_set:
-            mask |= masks.get(tag, 0)
-            top.update(heads.get(tag, ()))
-        if not mask:
-            return EMPTY_DIGEST
-        kept = sorted(top)[:limit]
-        return ComposedDigest(
-            papers=tuple(map(ranked.__getitem__, kept)), more=mask.bit_count() - len(kept)
-        )
-
-    def unreceived(tag_set: frozenset[str], received: set[str]) -> ComposedDigest:
-        found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
-        matching = [ranked[position] for position in sorted(found)]
-        return _cap([p for p in matching if p.id not in received], limit)
-
-    # Chats without deliveries among the candidates share one digest per distinct tag set.
-    shared: dict[frozenset[str], ComposedDigest] = {}
+    # Chats that follow the same tags share one ranked list of matching papers; only what
+    # a chat already received is subtracted per chat.
+    by_tag_set: dict[frozenset[str], list[int]] = defaultdict(list)
     for chat_id, tag_set in wanted.items():
-        if not tag_set:
-            continue
-        received = delivered.get(chat_id)
-        if received:
-            result[chat_id] = unreceived(tag_set, received)
-            continue
-        digest = shared.get(tag_set)
-        if digest is None:
-            digest = shared[tag_set] = best(tag_set)
-        result[chat_id] = digest
+        if tag_set:
+            by_tag_set[tag_set].append(chat_id)
+    limit = max(max_papers, 0)
+    for tag_set, chat_ids in by_tag_set.items():
+        matching = [paper for paper in ranked if not tag_set.isdisjoint(paper.tags)]
+        shared = _cap(matching, limit)
+        for chat_id in chat_ids:
+            received = delivered.get(chat_id)
+            if received:
+                result[chat_id] = _cap([p for p in matching if p.id not in received], limit)
+            else:
+                result[chat_id] = shared
     return result
 
 
