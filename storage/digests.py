@@ -99,6 +99,10 @@ async def claim_due_chats(
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        # PostgreSQL may run an IN (subquery) more than once per UPDATE, each run skipping
+        # other rows and so claiming more than ``limit``; a materialised CTE runs once.
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     # Tag ids never contain spaces (content.taxonomy), so one string carries them all.
     tags = (
@@ -110,7 +114,7 @@ async def claim_due_chats(
     # One statement claims the chats and returns what a digest needs of them.
     claimed = await connection.execute(
         update(Chat)
-        .where(Chat.id.in_(due.scalar_subquery()))
+        .where(Chat.id.in_(select(due.c.id)))
         .values(claimed_until=now + lease)
         .returning(Chat.next_digest_at, Chat.id, Chat.timezone, Chat.digest_time, tags)
     )

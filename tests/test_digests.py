@@ -210,6 +210,25 @@ async def test_concurrent_claims_share_the_due_chats_without_overlap(
     assert sorted(claimed) == list(range(1, 41))  # everyone once, nobody twice
 
 
+async def test_a_claim_never_takes_more_chats_than_its_batch(sessionmaker: Sessions) -> None:
+    # Senders racing for a long queue: each keeps claiming batches of 5 until none is left.
+    for chat_id in range(1, 201):
+        await add_chat(sessionmaker, chat_id, next_at=NOW - dt.timedelta(seconds=chat_id))
+
+    async def sender() -> list[list[int]]:
+        batches = []
+        while batch := await claim(sessionmaker, limit=5):
+            batches.append([chat.chat_id for chat in batch])
+        return batches
+
+    batches = [
+        batch for found in await asyncio.gather(*(sender() for _ in range(10))) for batch in found
+    ]
+
+    assert max(len(batch) for batch in batches) <= 5
+    assert sorted(chat for batch in batches for chat in batch) == list(range(1, 201))
+
+
 # --- composing ----------------------------------------------------------------------------
 
 
