@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
+from telegram.request import HTTPXRequest
 
 from bot import handlers, jobs
-from bot.aiohttp_request import AiohttpRequest
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import AppContext, BotData, Services, utcnow
 from bot.ingest import Ingestor
@@ -39,10 +39,10 @@ DigestApp = Application[
 MAX_CONCURRENT_UPDATES = 8
 
 
-def bot_api_requests() -> tuple[AiohttpRequest, AiohttpRequest]:
-    """New (request, get_updates_request) for PTB's builder: aiohttp, PTB's pool sizes."""
+def bot_api_requests() -> tuple[HTTPXRequest, HTTPXRequest]:
+    """New (request, get_updates_request) for PTB's builder: PTB's httpx transport."""
     # Replies and broadcasts share many connections; the long poll needs one.
-    return AiohttpRequest(connection_pool_size=256), AiohttpRequest(connection_pool_size=1)
+    return HTTPXRequest(connection_pool_size=256), HTTPXRequest(connection_pool_size=1)
 
 
 # A pause after each getUpdates answer. Telegram answers a long poll as soon as one update
