@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeVar
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import in_values, insert_ignoring_conflicts
@@ -134,13 +134,27 @@ async def claim_due_chats(
 
 
 async def release_chat(
-    *, session: AsyncSession, chat_id: int, next_digest_at: dt.datetime | None
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    due_at: dt.datetime,
+    next_digest_at: dt.datetime | None,
 ) -> None:
-    """End the claim on the chat and set the moment of its next digest."""
+    """End the claim on the chat, and move its next digest from ``due_at`` to ``next_digest_at``.
+
+    A schedule changed while the digest was being sent (/time, /timezone) no longer reads
+    ``due_at``, and stands.
+    """
     await session.execute(
         update(Chat)
         .where(Chat.id == chat_id)
-        .values(next_digest_at=next_digest_at, claimed_until=None)
+        .values(
+            claimed_until=None,
+            next_digest_at=case(
+                (Chat.next_digest_at == due_at, literal(next_digest_at, Chat.next_digest_at.type)),
+                else_=Chat.next_digest_at,
+            ),
+        )
     )
 
 
@@ -318,13 +332,14 @@ async def start_run(
     local_date: dt.date,
     now: dt.datetime,
     lease: dt.timedelta,
-) -> bool:
-    """Claim the chat's digest for its local day; False once that day's run has finished.
+) -> int | None:
+    """Claim the chat's digest for its local day: the attempt that owns it, None if refused.
 
-    A run left "sending" is a claim that holds for ``lease``: a concurrent sender (another
-    tick, /digest, another replica) gets False meanwhile, and once the lease has expired
-    (its sender died) the run is resumed and its attempts grow. Any finished run (done,
-    empty, blocked, failed) ends the day, so nobody gets a second digest that local day.
+    A run left "sending" is a claim that holds for ``lease`` from its last renewal
+    (``renew_run``): a concurrent sender (another tick, /digest, another replica) gets None
+    meanwhile, and once the lease has expired (its sender died) the run is resumed as the
+    next attempt. Any finished run (done, empty, blocked, failed) ends the day, so nobody
+    gets a second digest that local day.
     """
     # INSERT ... ON CONFLICT DO NOTHING and a conditional UPDATE are each atomic, so two
     # racing replicas get neither an IntegrityError nor a second digest after "done".
@@ -338,8 +353,8 @@ async def start_run(
         )
     )
     if _rowcount(inserted) == 1:
-        return True
-    resumed = await session.execute(
+        return 1
+    return await session.scalar(
         update(DigestRun)
         .where(
             DigestRun.chat_id == chat_id,
@@ -354,18 +369,44 @@ async def start_run(
             error=None,
             finished_at=None,
         )
+        .returning(DigestRun.attempts)
     )
-    return _rowcount(resumed) == 1
 
 
-async def run_attempts(*, session: AsyncSession, chat_id: int, local_date: dt.date) -> int:
-    """How many times the chat's digest for its local day was started (0 if never)."""
-    attempts = await session.scalar(
-        select(DigestRun.attempts).where(
-            DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
+async def renew_run(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    attempt: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> bool:
+    """Extend ``attempt``'s claim on the chat's run by ``lease``; False if it lost the run.
+
+    The run is lost once it finished or another sender resumed it after the lease lapsed.
+    The chat's claim (``claim_due_chats``), if it has one, is extended too.
+    """
+    # started_at doubles as the moment of the last renewal: start_run resumes a run a
+    # whole lease after it.
+    renewed = await session.execute(
+        update(DigestRun)
+        .where(
+            DigestRun.chat_id == chat_id,
+            DigestRun.local_date == local_date,
+            DigestRun.status == RUN_SENDING,
+            DigestRun.attempts == attempt,
         )
+        .values(started_at=now)
     )
-    return attempts or 0
+    if _rowcount(renewed) != 1:
+        return False
+    await session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id, Chat.claimed_until.is_not(None))
+        .values(claimed_until=now + lease)
+    )
+    return True
 
 
 async def finish_run(
