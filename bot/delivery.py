@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import enum
 import html
 import logging
 import re
@@ -52,13 +51,6 @@ class SendFailed(Exception):
 
 class RunLost(Exception):
     """Another sender took the digest run over after this one's lease lapsed."""
-
-
-class Outcome(enum.Enum):
-    """What became of a message sent to Telegram."""
-
-    SENT = "sent"
-    UNKNOWN = "unknown"  # no answer: probably delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +291,7 @@ class Deliverer:
                 # part sent from here on could reach the chat twice.
                 if number and run is not None and not await self._renew(run):
                     raise RunLost
-                if await self._send_part(chat_id, part) is Outcome.UNKNOWN:
+                if not await self._send_part(chat_id, part):
                     # Probably delivered: at most once, never twice.
                     self._services.metrics.uncertain_sends.inc()
                     log.warning("delivery: chat %d: no answer to a digest message", chat_id)
@@ -330,8 +322,8 @@ class Deliverer:
                 try:
                     if not await self._renew(run):
                         return
-                except Exception:
-                    log.warning("delivery: could not renew the claim on chat %d", run.chat_id)
+                except Exception as exc:
+                    log.warning("delivery: chat %d: claim not renewed: %r", run.chat_id, exc)
 
         task = asyncio.create_task(beat())
         try:
@@ -351,7 +343,8 @@ class Deliverer:
                 lease=self._services.settings.delivery_lease,
             )
 
-    async def _send_part(self, chat_id: int, part: DigestPart) -> Outcome:
+    async def _send_part(self, chat_id: int, part: DigestPart) -> bool:
+        """Send one message; False when it may or may not have reached the chat."""
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(3),
@@ -385,10 +378,10 @@ class Deliverer:
                 raise SendFailed(str(exc)) from exc
             # A timeout while waiting for the answer, a dropped connection, a 5xx: Telegram
             # may well have delivered it, and resending could show it twice.
-            return Outcome.UNKNOWN
+            return False
         except TelegramError as exc:
             raise SendFailed(str(exc)) from exc
-        return Outcome.SENT
+        return True
 
     async def _send_html(self, chat_id: int, text: str) -> None:
         await self._bot.send_message(
