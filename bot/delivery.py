@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import functools
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.context import Services
 from bot.ratelimit import SendKind
@@ -42,6 +37,8 @@ MAX_ATTEMPTS = 5
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _TAG = re.compile(r"<[^>]+>")
 _EMPTY = ComposedDigest(papers=(), more=0)
+# httpx errors raised before a request was written: no connection, or none free in the pool.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ChatGone(Exception):
@@ -50,6 +47,19 @@ class ChatGone(Exception):
 
 class SendFailed(Exception):
     """Sending failed for now; the digest waits for the next tick."""
+
+
+class RunLost(Exception):
+    """Another sender took the digest run over after this one's lease lapsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A chat's digest run for its local day, as one attempt of a sender owns it."""
+
+    chat_id: int
+    local_date: dt.date
+    attempt: int
 
 
 @dataclass(slots=True)
@@ -65,28 +75,25 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=4096)
 def view(paper: DigestPaper) -> PaperView:
-    """How a stored paper reads in a digest (one view per paper a compose read)."""
-    return _first_equal(
-        PaperView(
-            id=paper.id,
-            title=paper.title_ru or paper.title,
-            summary=paper.summary_ru or "",
-            url=paper.url,
-            code_url=paper.code_url,
-            project_url=paper.project_url,
-            upvotes=paper.upvotes,
-            tags=paper.tags,
-        )
+    """How a stored paper reads in a digest."""
+    return PaperView(
+        id=paper.id,
+        title=paper.title_ru or paper.title,
+        summary=paper.summary_ru or "",
+        url=paper.url,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        upvotes=paper.upvotes,
+        tags=paper.tags,
     )
 
 
-@functools.lru_cache(maxsize=4096)
-def _first_equal(paper: PaperView) -> PaperView:
-    # Every compose reads the papers afresh. Handing out the view seen first keeps the
-    # rendered-block cache's keys identical, so its hits skip comparing every field.
-    return paper
+def never_reached_telegram(exc: BaseException) -> bool:
+    """Whether a send failed before its request reached Telegram, so resending is safe."""
+    # PTB raises NetworkError (TimedOut among them) from the transport's exception; any
+    # other failure may come after Telegram took the message.
+    return isinstance(exc, NetworkError) and isinstance(exc.__cause__, _NEVER_SENT)
 
 
 def plain_text(message: str) -> str:
@@ -117,7 +124,14 @@ class Deliverer:
 
         async def one(chat: DueChat, digest: ComposedDigest) -> None:
             async with limit:
-                await self._deliver_due(chat, digest, report)
+                try:
+                    await self._deliver_due(chat, digest, report)
+                except Exception as exc:
+                    # One chat's trouble (a database error, a setting that no longer
+                    # parses) must not cost the others their digests. Its claim lapses,
+                    # and a later tick tries again.
+                    log.exception("delivery: chat %d failed", chat.chat_id)
+                    report.errors.append(f"{chat.chat_id}: {exc!r}")
 
         while batch := await self._claim_batch():
             due, composed = batch
@@ -163,17 +177,18 @@ class Deliverer:
         self, chat: DueChat, digest: ComposedDigest, report: DeliveryReport
     ) -> None:
         now = self._services.now()
-        local_date = chat.next_digest_at.astimezone(zone(chat.timezone)).date()
-        following = next_digest_at(now, zone(chat.timezone), chat.digest_time)
+        tz = zone(chat.timezone)
+        local_date = chat.next_digest_at.astimezone(tz).date()
+        following = next_digest_at(now, tz, chat.digest_time)
         async with self._services.sessionmaker() as session, session.begin():
-            started = await digests.start_run(
+            attempt = await digests.start_run(
                 session=session,
                 chat_id=chat.chat_id,
                 local_date=local_date,
                 now=now,
                 lease=self._services.settings.delivery_lease,
             )
-            if not started:
+            if attempt is None:
                 # Finished that day already: move on to the next. Otherwise someone else is
                 # sending it right now, and moving the chat on could lose their digest.
                 finished = await digests.run_status(
@@ -181,7 +196,10 @@ class Deliverer:
                 )
                 if finished != digests.RUN_SENDING:
                     await digests.release_chat(
-                        session=session, chat_id=chat.chat_id, next_digest_at=following
+                        session=session,
+                        chat_id=chat.chat_id,
+                        due_at=chat.next_digest_at,
+                        next_digest_at=following,
                     )
                 return
             if not digest.papers:
@@ -196,22 +214,31 @@ class Deliverer:
                 )
                 report.empty += 1
                 await digests.release_chat(
-                    session=session, chat_id=chat.chat_id, next_digest_at=following
+                    session=session,
+                    chat_id=chat.chat_id,
+                    due_at=chat.next_digest_at,
+                    next_digest_at=following,
                 )
                 return
+        run = Run(chat.chat_id, local_date, attempt)
+        # The run stays keyed by the day it fell due; the header tells the day it arrives.
+        today = self._services.now().astimezone(tz).date()
         status, error = "done", None
         try:
             # Not "report.messages += await ...": that reads the counter before the await.
-            sent = await self.send(chat.chat_id, chat.tags, digest, local_date)
+            sent = await self.send(chat.chat_id, chat.tags, digest, today, run=run)
             report.messages += sent
             report.sent_chats += 1
             self._services.metrics.observe_lag(chat.next_digest_at, self._services.now())
+        except RunLost:
+            log.warning("delivery: chat %d: another sender took the digest over", chat.chat_id)
+            return  # and finishes it
         except ChatGone as exc:
             status, error = "blocked", str(exc)
             report.blocked += 1
         except SendFailed as exc:
             report.errors.append(f"{chat.chat_id}: {exc}")
-            if await self._attempts(chat.chat_id, local_date) < MAX_ATTEMPTS:
+            if attempt < MAX_ATTEMPTS:
                 return  # once the claim lapses, a tick resumes after what was delivered
             status, error = "failed", str(exc)
             report.failed += 1
@@ -227,23 +254,28 @@ class Deliverer:
             if status == "blocked":
                 await chats.set_active(session=session, chat_id=chat.chat_id, active=False)
             await digests.release_chat(
-                session=session, chat_id=chat.chat_id, next_digest_at=following
-            )
-
-    async def _attempts(self, chat_id: int, local_date: dt.date) -> int:
-        async with self._services.sessionmaker() as session:
-            return await digests.run_attempts(
-                session=session, chat_id=chat_id, local_date=local_date
+                session=session,
+                chat_id=chat.chat_id,
+                due_at=chat.next_digest_at,
+                next_digest_at=following,
             )
 
     async def send(
-        self, chat_id: int, tags: Sequence[str], digest: ComposedDigest, day: dt.date
+        self,
+        chat_id: int,
+        tags: Sequence[str],
+        digest: ComposedDigest,
+        day: dt.date,
+        *,
+        run: Run | None = None,
     ) -> int:
-        """Send a composed digest in order, recording each message's papers as it arrives.
+        """Send a composed digest dated ``day`` in order, recording each message's papers.
 
         Papers the chat received since the digest was composed are left out: another
         sender may have got part of it out before it died, or /digest raced the morning
-        run. Returns the number of messages sent, 0 when nothing was left to send.
+        run. With ``run``, its claim is kept alive while sending, and sending stops with
+        RunLost once another sender has taken the run over. Returns the number of messages
+        sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
@@ -253,26 +285,71 @@ class Deliverer:
         if not papers:
             return 0
         parts = render_digest_parts(papers, day=day, tags=tags, more=digest.more)
-        for part in parts:
-            await self._send_part(chat_id, part)
-            if part.paper_ids:
-                async with self._services.sessionmaker() as session, session.begin():
-                    await digests.record_deliveries(
-                        session=session,
-                        chat_id=chat_id,
-                        paper_ids=part.paper_ids,
-                        now=self._services.now(),
-                    )
+        async with self._renewing(run):
+            for number, part in enumerate(parts):
+                # Fenced: once the lease lapsed and another sender resumed the run, every
+                # part sent from here on could reach the chat twice.
+                if number and run is not None and not await self._renew(run):
+                    raise RunLost
+                if not await self._send_part(chat_id, part):
+                    # Probably delivered: at most once, never twice.
+                    self._services.metrics.uncertain_sends.inc()
+                    log.warning("delivery: chat %d: no answer to a digest message", chat_id)
+                if part.paper_ids:
+                    async with self._services.sessionmaker() as session, session.begin():
+                        await digests.record_deliveries(
+                            session=session,
+                            chat_id=chat_id,
+                            paper_ids=part.paper_ids,
+                            now=self._services.now(),
+                        )
         return len(parts)
 
-    async def _send_part(self, chat_id: int, part: DigestPart) -> None:
+    @contextlib.asynccontextmanager
+    async def _renewing(self, run: Run | None) -> AsyncIterator[None]:
+        """Renew the run's claim every third of the lease while the body runs.
+
+        One send can outlast the lease: the rate limiter sleeps out each retry_after inside it.
+        """
+        if run is None:
+            yield
+            return
+        interval = self._services.settings.delivery_lease.total_seconds() / 3
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    if not await self._renew(run):
+                        return
+                except Exception as exc:
+                    log.warning("delivery: chat %d: claim not renewed: %r", run.chat_id, exc)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _renew(self, run: Run) -> bool:
+        async with self._services.sessionmaker() as session, session.begin():
+            return await digests.renew_run(
+                session=session,
+                chat_id=run.chat_id,
+                local_date=run.local_date,
+                attempt=run.attempt,
+                now=self._services.now(),
+                lease=self._services.settings.delivery_lease,
+            )
+
+    async def _send_part(self, chat_id: int, part: DigestPart) -> bool:
+        """Send one message; False when it may or may not have reached the chat."""
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(3),
                 wait=wait_exponential(multiplier=0.5, max=4),
-                # BadRequest is a NetworkError subclass in PTB, but resending won't fix it.
-                retry=retry_if_exception_type(NetworkError)
-                & retry_if_not_exception_type(BadRequest),
+                retry=retry_if_exception(never_reached_telegram),
                 reraise=True,
             ):
                 with attempt:
@@ -296,8 +373,15 @@ class Deliverer:
                 raise SendFailed(f"plain-text fallback failed: {again}") from again
         except RetryAfter as exc:
             raise SendFailed(f"flood control: retry after {exc.retry_after}") from exc
+        except NetworkError as exc:
+            if never_reached_telegram(exc):
+                raise SendFailed(str(exc)) from exc
+            # A timeout while waiting for the answer, a dropped connection, a 5xx: Telegram
+            # may well have delivered it, and resending could show it twice.
+            return False
         except TelegramError as exc:
             raise SendFailed(str(exc)) from exc
+        return True
 
     async def _send_html(self, chat_id: int, text: str) -> None:
         await self._bot.send_message(

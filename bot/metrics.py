@@ -81,6 +81,11 @@ class Metrics:
         self.blocked_chats = Counter(
             "digest_blocked_chats", "Chats found blocked or gone while delivering", registry=r
         )
+        self.uncertain_sends = Counter(
+            "digest_uncertain_sends",
+            "Digest messages sent without an answer, counted as delivered and never resent",
+            registry=r,
+        )
         self.digests = Counter(
             "digest_digests",
             "Scheduled digests by result (sent, empty, blocked, failed)",

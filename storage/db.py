@@ -24,10 +24,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, AdaptedConnection, Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.models import Base
 
@@ -69,12 +69,9 @@ def create_engine(url: str) -> AsyncEngine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
-            # _rollback_if_open replaces the unconditional rollback on return.
-            pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
-        event.listen(engine.sync_engine, "reset", _rollback_if_open)
         return engine
     return _create_async_engine(
         sa_url,
@@ -178,28 +175,9 @@ def _apply_sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPo
         cursor.close()
 
 
-def _rollback_if_open(
-    dbapi_connection: Any, connection_record: ConnectionPoolEntry, reset_state: PoolResetState
-) -> None:
-    # The driver runs in autocommit mode (see _apply_sqlite_pragmas), so a unit of work that
-    # committed leaves nothing to roll back. The pool's default rollback on every return was
-    # one more round trip to the database thread per command; only a transaction left open
-    # (a unit that died mid-way) needs it. A connection being discarded needs nothing.
-    if reset_state.terminate_only or not reset_state.asyncio_safe:
-        return
-    driver_connection = connection_record.driver_connection
-    if driver_connection is not None and driver_connection.in_transaction:
-        dbapi_connection.rollback()
-
-
 def _begin_immediate(connection: Connection) -> None:
     # A deferred transaction that reads and then writes cannot wait for the write lock:
     # SQLite fails it at once with "database is locked" when another connection wrote
     # meanwhile. Taking the lock at BEGIN makes concurrent units of work queue up
     # (within busy_timeout) instead, and serialises them like row locks would.
-    # Every unit of work begins here, so it goes straight to the driver: one round trip to
-    # aiosqlite's thread, where exec_driver_sql takes three (cursor, execute, close).
-    adapted = connection.connection.dbapi_connection
-    if not isinstance(adapted, AdaptedConnection):
-        raise TypeError(f"not an asyncio driver connection: {adapted!r}")
-    adapted.run_async(lambda driver: driver.execute("BEGIN IMMEDIATE"))
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

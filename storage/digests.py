@@ -1,6 +1,6 @@
 """The morning digest: which chats are due, what each receives, and the delivery bookkeeping.
 
-Composing is grouped by tag set (DESIGN §2, "What composing costs"): chats that follow the
+Composing is grouped by tag set (see docs/architecture.md): chats that follow the
 same tags share one ranked candidate list, and only the few papers a chat already received
 are subtracted per chat.  A naive subscriptions × paper_tags × papers join would instead
 materialise one row per (chat, matching paper) - millions of rows for 100k chats.
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeVar
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import in_values, insert_ignoring_conflicts
@@ -45,9 +45,7 @@ class DueChat(NamedTuple):
     tags: tuple[str, ...]
 
 
-# Compared by identity: one compose shares each paper among thousands of digests, and caches
-# keyed on it (bot.delivery.view) should not compare ten fields on every lookup.
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class DigestPaper:
     """What a digest needs of one paper, as one compose read it."""
 
@@ -101,6 +99,10 @@ async def claim_due_chats(
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        # PostgreSQL may run an IN (subquery) more than once per UPDATE, each run skipping
+        # other rows and so claiming more than ``limit``; a materialised CTE runs once.
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     # Tag ids never contain spaces (content.taxonomy), so one string carries them all.
     tags = (
@@ -112,7 +114,7 @@ async def claim_due_chats(
     # One statement claims the chats and returns what a digest needs of them.
     claimed = await connection.execute(
         update(Chat)
-        .where(Chat.id.in_(due.scalar_subquery()))
+        .where(Chat.id.in_(select(due.c.id)))
         .values(claimed_until=now + lease)
         .returning(Chat.next_digest_at, Chat.id, Chat.timezone, Chat.digest_time, tags)
     )
@@ -132,13 +134,27 @@ async def claim_due_chats(
 
 
 async def release_chat(
-    *, session: AsyncSession, chat_id: int, next_digest_at: dt.datetime | None
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    due_at: dt.datetime,
+    next_digest_at: dt.datetime | None,
 ) -> None:
-    """End the claim on the chat and set the moment of its next digest."""
+    """End the claim on the chat, and move its next digest from ``due_at`` to ``next_digest_at``.
+
+    A schedule changed while the digest was being sent (/time, /timezone) no longer reads
+    ``due_at``, and stands.
+    """
     await session.execute(
         update(Chat)
         .where(Chat.id == chat_id)
-        .values(next_digest_at=next_digest_at, claimed_until=None)
+        .values(
+            claimed_until=None,
+            next_digest_at=case(
+                (Chat.next_digest_at == due_at, literal(next_digest_at, Chat.next_digest_at.type)),
+                else_=Chat.next_digest_at,
+            ),
+        )
     )
 
 
@@ -190,49 +206,22 @@ async def compose(
         id_range=(pool[0], pool[-1]),
     )
 
-    # Each tag's papers as positions in the ranking, as a bit mask over it (bit i stands for
-    # ranked[i]), and its best few positions. A tag set's digest is then the best few of a
-    # handful of short lists and a popcount, not a merge of every matching paper per set.
-    limit = max(max_papers, 0)
-    positions: dict[str, list[int]] = defaultdict(list)
-    masks: dict[str, int] = defaultdict(int)
-    for position, paper in enumerate(ranked):
-        for tag in paper.tags:
-            positions[tag].append(position)
-            masks[tag] |= 1 << position
-    heads = {tag: found[:limit] for tag, found in positions.items()}
-
-    def best(tag_set: frozenset[str]) -> ComposedDigest:
-        mask = 0
-        top: set[int] = set()
-        for tag in tag_set:
-            mask |= masks.get(tag, 0)
-            top.update(heads.get(tag, ()))
-        if not mask:
-            return EMPTY_DIGEST
-        kept = sorted(top)[:limit]
-        return ComposedDigest(
-            papers=tuple(map(ranked.__getitem__, kept)), more=mask.bit_count() - len(kept)
-        )
-
-    def unreceived(tag_set: frozenset[str], received: set[str]) -> ComposedDigest:
-        found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
-        matching = [ranked[position] for position in sorted(found)]
-        return _cap([p for p in matching if p.id not in received], limit)
-
-    # Chats without deliveries among the candidates share one digest per distinct tag set.
-    shared: dict[frozenset[str], ComposedDigest] = {}
+    # Chats that follow the same tags share one ranked list of matching papers; only what
+    # a chat already received is subtracted per chat.
+    by_tag_set: dict[frozenset[str], list[int]] = defaultdict(list)
     for chat_id, tag_set in wanted.items():
-        if not tag_set:
-            continue
-        received = delivered.get(chat_id)
-        if received:
-            result[chat_id] = unreceived(tag_set, received)
-            continue
-        digest = shared.get(tag_set)
-        if digest is None:
-            digest = shared[tag_set] = best(tag_set)
-        result[chat_id] = digest
+        if tag_set:
+            by_tag_set[tag_set].append(chat_id)
+    limit = max(max_papers, 0)
+    for tag_set, chat_ids in by_tag_set.items():
+        matching = [paper for paper in ranked if not tag_set.isdisjoint(paper.tags)]
+        shared = _cap(matching, limit)
+        for chat_id in chat_ids:
+            received = delivered.get(chat_id)
+            if received:
+                result[chat_id] = _cap([p for p in matching if p.id not in received], limit)
+            else:
+                result[chat_id] = shared
     return result
 
 
@@ -343,13 +332,14 @@ async def start_run(
     local_date: dt.date,
     now: dt.datetime,
     lease: dt.timedelta,
-) -> bool:
-    """Claim the chat's digest for its local day; False once that day's run has finished.
+) -> int | None:
+    """Claim the chat's digest for its local day: the attempt that owns it, None if refused.
 
-    A run left "sending" is a claim that holds for ``lease``: a concurrent sender (another
-    tick, /digest, another replica) gets False meanwhile, and once the lease has expired
-    (its sender died) the run is resumed and its attempts grow. Any finished run (done,
-    empty, blocked, failed) ends the day, so nobody gets a second digest that local day.
+    A run left "sending" is a claim that holds for ``lease`` from its last renewal
+    (``renew_run``): a concurrent sender (another tick, /digest, another replica) gets None
+    meanwhile, and once the lease has expired (its sender died) the run is resumed as the
+    next attempt. Any finished run (done, empty, blocked, failed) ends the day, so nobody
+    gets a second digest that local day.
     """
     # INSERT ... ON CONFLICT DO NOTHING and a conditional UPDATE are each atomic, so two
     # racing replicas get neither an IntegrityError nor a second digest after "done".
@@ -363,8 +353,8 @@ async def start_run(
         )
     )
     if _rowcount(inserted) == 1:
-        return True
-    resumed = await session.execute(
+        return 1
+    return await session.scalar(
         update(DigestRun)
         .where(
             DigestRun.chat_id == chat_id,
@@ -379,18 +369,44 @@ async def start_run(
             error=None,
             finished_at=None,
         )
+        .returning(DigestRun.attempts)
     )
-    return _rowcount(resumed) == 1
 
 
-async def run_attempts(*, session: AsyncSession, chat_id: int, local_date: dt.date) -> int:
-    """How many times the chat's digest for its local day was started (0 if never)."""
-    attempts = await session.scalar(
-        select(DigestRun.attempts).where(
-            DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
+async def renew_run(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    attempt: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> bool:
+    """Extend ``attempt``'s claim on the chat's run by ``lease``; False if it lost the run.
+
+    The run is lost once it finished or another sender resumed it after the lease lapsed.
+    The chat's claim (``claim_due_chats``), if it has one, is extended too.
+    """
+    # started_at doubles as the moment of the last renewal: start_run resumes a run a
+    # whole lease after it.
+    renewed = await session.execute(
+        update(DigestRun)
+        .where(
+            DigestRun.chat_id == chat_id,
+            DigestRun.local_date == local_date,
+            DigestRun.status == RUN_SENDING,
+            DigestRun.attempts == attempt,
         )
+        .values(started_at=now)
     )
-    return attempts or 0
+    if _rowcount(renewed) != 1:
+        return False
+    await session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id, Chat.claimed_until.is_not(None))
+        .values(claimed_until=now + lease)
+    )
+    return True
 
 
 async def finish_run(

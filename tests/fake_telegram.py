@@ -1510,6 +1510,28 @@ class FakeTelegram(FakeServer):
             _Fault(method.lower(), error_code, description, chat_id, retry_after, times)
         )
 
+    def answer_late(
+        self, method: str, *, seconds: float, chat_id: int | None = None, times: int = 1
+    ) -> None:
+        """Carry out the next ``times`` calls of ``method`` at once but answer ``seconds`` late.
+
+        As Telegram under load: the message is in the chat while the bot's request times out.
+        """
+        key = method.lower()
+        handler = self._methods[key]
+        remaining = times
+
+        async def late(params: JSONDict) -> Any:
+            nonlocal remaining
+            result = await handler(params)
+            if remaining > 0 and chat_id in (None, params.get("chat_id")):
+                remaining -= 1
+                self._notify()
+                await asyncio.sleep(seconds)
+            return result
+
+        self._methods[key] = late
+
     def block_chat(self, chat_id: int) -> None:
         """The user blocks the bot (or the bot is kicked): sends get 403."""
         self._blocked.add(chat_id)

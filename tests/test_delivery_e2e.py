@@ -6,18 +6,22 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from bot.app import DigestApp
 from bot.delivery import Deliverer
 from content.models import Source
 from storage import digests
 from storage.chats import get_chat
+from storage.models import Chat
 from tests.broadcast import papers_in
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import FakeSources
@@ -296,3 +300,126 @@ async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(
 
     assert await Deliverer(services, app.bot).send(READER, ("mllm",), composed, DAY) == 0
     assert len(telegram.messages_to(READER)) == count + 1
+
+
+def mllm_day(count: int) -> list[dict[str, Any]]:
+    """A day of ``count`` multimodal papers, more than one digest message holds."""
+    item = json.loads(FIXTURE.read_text("utf-8"))[0]
+    papers = []
+    for n in range(count):
+        paper = copy.deepcopy(item)
+        paper["paper"]["id"] = f"2412.{50000 + n}"
+        paper["paper"]["title"] = paper["title"] = f"Multimodal Large Language Model, part {n}"
+        paper["paper"]["upvotes"] = count - n
+        papers.append(paper)
+    return papers
+
+
+async def test_a_message_telegram_took_but_answered_late_is_not_sent_again(db_url: str):
+    # Telegram puts the first message into the chat but answers 45 s later; the bot gives
+    # up waiting after PTB's read timeout (5 s), cannot know, and must not send it again.
+    clock = Clock(dt.datetime(2024, 12, 19, 5, 50, tzinfo=dt.UTC))
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[DAY] = mllm_day(30)
+        settings = make_settings(
+            telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url, digest_max_papers=50
+        )
+        async with running_bot(settings, clock=clock) as app:
+            await say(telegram, READER, "/subscribe mllm")
+            await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+            count = len(telegram.messages_to(READER))
+            telegram.answer_late("sendMessage", chat_id=READER, seconds=45)
+
+            clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+            await tick(app)
+            metrics = app.bot_data.services.metrics.registry
+
+    digest = telegram.messages_to(READER)[count:]
+    assert len(digest) > 2
+    assert digest[0].plain.startswith("☀️ Дайджест на 19 декабря · #mllm · 30 статей")
+    received = Counter(paper for message in digest for paper in papers_in(message))
+    assert received == {f"2412.{50000 + n}": 1 for n in range(30)}
+    assert metrics.get_sample_value("digest_uncertain_sends_total") == 1
+    assert metrics.get_sample_value("digest_digests_total", {"result": "sent"}) == 1
+
+
+async def test_a_digest_late_after_downtime_is_dated_the_day_it_arrives(world):
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")  # due at 09:00 on 19 December
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    count = len(telegram.messages_to(READER))
+
+    # The bot was down from before 09:00 until 10:00 the next day.
+    clock.now = dt.datetime(2024, 12, 20, 7, 0, tzinfo=dt.UTC)
+    await tick(app)
+
+    [digest] = telegram.messages_to(READER)[count:]
+    assert digest.plain.startswith("☀️ Дайджест на 20 декабря · #mllm · 6 статей")
+    async with app.bot_data.services.sessionmaker() as session:
+        chat = await get_chat(session=session, chat_id=READER)
+    assert chat is not None
+    assert chat.next_digest_at == dt.datetime(2024, 12, 21, 6, 0, tzinfo=dt.UTC)
+
+
+async def test_one_chat_failing_does_not_stop_the_others_digests(world, caplog):
+    telegram, _, _, clock, app = world
+    broken, other = 504, 505
+    for chat in (broken, READER, other):
+        await say(telegram, chat, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    # The broken chat is due first, with a time zone this machine's zone database lacks.
+    async with app.bot_data.services.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Chat)
+            .where(Chat.id == broken)
+            .values(timezone="Mars/Olympus", next_digest_at=clock.now)
+        )
+    counts = {chat: len(telegram.messages_to(chat)) for chat in (broken, READER, other)}
+
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    await tick(app)
+
+    for chat in (READER, other):
+        [digest] = telegram.messages_to(chat)[counts[chat] :]
+        assert set(papers_in(digest)) == MLLM_PAPERS
+    assert len(telegram.messages_to(broken)) == counts[broken]
+    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"chat {broken} failed" in failure.getMessage()
+
+
+async def test_a_time_set_while_the_digest_is_sent_stands(world):
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    count = len(telegram.messages_to(READER))
+    # Telegram makes the digest wait two seconds; meanwhile the reader moves it to 10:30.
+    telegram.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests: retry after 2",
+        chat_id=READER,
+    )
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    delivery = asyncio.create_task(tick(app))
+    await telegram.wait_until(lambda: telegram.too_many_requests == 1, 10)
+    telegram.send_text(READER, "/time 10:30")
+    await telegram.wait_until(
+        lambda: any("10:30" in m.plain for m in telegram.messages_to(READER)[count:]), 10
+    )
+    await delivery
+
+    async with app.bot_data.services.sessionmaker() as session:
+        chat = await get_chat(session=session, chat_id=READER)
+    assert chat is not None
+    assert chat.next_digest_at == dt.datetime(2024, 12, 19, 7, 30, tzinfo=dt.UTC)
+    digests_sent = [m for m in telegram.messages_to(READER)[count:] if "Дайджест" in m.plain]
+    assert len(digests_sent) == 1
+
+    # At 10:30 the day's digest is already done: nothing more today, 10:30 tomorrow.
+    clock.now = dt.datetime(2024, 12, 19, 7, 30, 5, tzinfo=dt.UTC)
+    await tick(app)
+    assert len([m for m in telegram.messages_to(READER)[count:] if "Дайджест" in m.plain]) == 1
+    async with app.bot_data.services.sessionmaker() as session:
+        chat = await get_chat(session=session, chat_id=READER)
+    assert chat is not None
+    assert chat.next_digest_at == dt.datetime(2024, 12, 20, 7, 30, tzinfo=dt.UTC)

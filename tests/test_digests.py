@@ -20,7 +20,7 @@ from storage.digests import (
     finish_run,
     record_deliveries,
     release_chat,
-    run_attempts,
+    renew_run,
     start_run,
 )
 from storage.jobs import claim_job_run
@@ -192,7 +192,12 @@ async def test_a_claimed_chat_is_skipped_until_released_or_its_lease_lapses(
 
     # Chat 2 is served and released to tomorrow; chat 3's sender died.
     async with sessionmaker() as session, session.begin():
-        await release_chat(session=session, chat_id=2, next_digest_at=NOW + dt.timedelta(days=1))
+        await release_chat(
+            session=session,
+            chat_id=2,
+            due_at=NOW - dt.timedelta(minutes=2),
+            next_digest_at=NOW + dt.timedelta(days=1),
+        )
     assert await claim(sessionmaker, now=NOW + LEASE - dt.timedelta(seconds=1)) == []
     later = await claim(sessionmaker, now=NOW + LEASE)
     assert [c.chat_id for c in later] == [3, 1]
@@ -208,6 +213,25 @@ async def test_concurrent_claims_share_the_due_chats_without_overlap(
 
     claimed = [chat.chat_id for batch in batches for chat in batch]
     assert sorted(claimed) == list(range(1, 41))  # everyone once, nobody twice
+
+
+async def test_a_claim_never_takes_more_chats_than_its_batch(sessionmaker: Sessions) -> None:
+    # Senders racing for a long queue: each keeps claiming batches of 5 until none is left.
+    for chat_id in range(1, 201):
+        await add_chat(sessionmaker, chat_id, next_at=NOW - dt.timedelta(seconds=chat_id))
+
+    async def sender() -> list[list[int]]:
+        batches = []
+        while batch := await claim(sessionmaker, limit=5):
+            batches.append([chat.chat_id for chat in batch])
+        return batches
+
+    batches = [
+        batch for found in await asyncio.gather(*(sender() for _ in range(10))) for batch in found
+    ]
+
+    assert max(len(batch) for batch in batches) <= 5
+    assert sorted(chat for batch in batches for chat in batch) == list(range(1, 201))
 
 
 # --- composing ----------------------------------------------------------------------------
@@ -420,7 +444,9 @@ async def runs(sessionmaker: Sessions) -> list[tuple[str, int, str | None]]:
         return [(status, attempts, error) for status, attempts, error in rows.all()]
 
 
-async def start(sessionmaker: Sessions, local_date: dt.date = DAY, now: dt.datetime = NOW) -> bool:
+async def start(
+    sessionmaker: Sessions, local_date: dt.date = DAY, now: dt.datetime = NOW
+) -> int | None:
     async with sessionmaker() as session, session.begin():
         return await start_run(
             session=session, chat_id=1, local_date=local_date, now=now, lease=RUN_LEASE
@@ -437,24 +463,21 @@ async def finish(sessionmaker: Sessions, status: str, error: str | None = None) 
 async def test_a_days_digest_runs_once_and_resumes_after_a_crash(sessionmaker: Sessions) -> None:
     await add_chat(sessionmaker, 1)
 
-    assert await start(sessionmaker) is True
+    assert await start(sessionmaker) == 1
     assert await runs(sessionmaker) == [("sending", 1, None)]
     # Another sender meanwhile (a second tick, /digest, a replica) is refused.
-    assert await start(sessionmaker) is False
+    assert await start(sessionmaker) is None
     # The process died while sending: once its claim expires, a tick picks the run up.
     later = NOW + RUN_LEASE
-    assert await start(sessionmaker, now=later) is True
+    assert await start(sessionmaker, now=later) == 2
     assert await runs(sessionmaker) == [("sending", 2, None)]
-    assert await start(sessionmaker, now=later + RUN_LEASE) is True
+    assert await start(sessionmaker, now=later + RUN_LEASE) == 3
     assert await runs(sessionmaker) == [("sending", 3, None)]
 
     await finish(sessionmaker, "done")
 
-    assert await start(sessionmaker) is False
+    assert await start(sessionmaker) is None
     assert await runs(sessionmaker) == [("done", 3, None)]
-    async with sessionmaker() as session:
-        assert await run_attempts(session=session, chat_id=1, local_date=DAY) == 3
-        assert await run_attempts(session=session, chat_id=1, local_date=DAY.replace(day=1)) == 0
     async with sessionmaker() as session:
         run = await session.scalar(select(DigestRun))
     assert run is not None
@@ -462,27 +485,81 @@ async def test_a_days_digest_runs_once_and_resumes_after_a_crash(sessionmaker: S
     # A run that ended without papers, blocked or failed also ends that day.
     for status in ("empty", "blocked", "failed"):
         day = DAY + dt.timedelta(days=10 + len(status))
-        assert await start(sessionmaker, day) is True
+        assert await start(sessionmaker, day) == 1
         async with sessionmaker() as session, session.begin():
             await finish_run(
                 session=session, chat_id=1, local_date=day, status=status, error=None, now=NOW
             )
-        assert await start(sessionmaker, day) is False
+        assert await start(sessionmaker, day) is None
     # The next local day is a new run.
-    assert await start(sessionmaker, DAY + dt.timedelta(days=1)) is True
+    assert await start(sessionmaker, DAY + dt.timedelta(days=1)) == 1
 
 
 async def test_of_two_racing_senders_exactly_one_gets_the_run(sessionmaker: Sessions) -> None:
     await add_chat(sessionmaker, 1)
 
     results = await asyncio.gather(start(sessionmaker), start(sessionmaker))
-    assert sorted(results) == [False, True]
+    assert sorted(results, key=str) == [1, None]
     assert await runs(sessionmaker) == [("sending", 1, None)]
 
     await finish(sessionmaker, "done")
 
-    assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [False, False]
+    assert list(await asyncio.gather(start(sessionmaker), start(sessionmaker))) == [None, None]
     assert await runs(sessionmaker) == [("done", 1, None)]
+
+
+async def renew(sessionmaker: Sessions, attempt: int, now: dt.datetime) -> bool:
+    async with sessionmaker() as session, session.begin():
+        return await renew_run(
+            session=session, chat_id=1, local_date=DAY, attempt=attempt, now=now, lease=RUN_LEASE
+        )
+
+
+async def test_a_renewed_run_is_not_taken_over_and_a_taken_over_run_is_not_renewed(
+    sessionmaker: Sessions,
+) -> None:
+    await add_chat(sessionmaker, 1)
+    [claimed] = await claim(sessionmaker)
+    assert await start(sessionmaker) == 1
+
+    # The sender renews its claim while it waits out Telegram's flood control.
+    almost = NOW + RUN_LEASE - dt.timedelta(seconds=1)
+    assert await renew(sessionmaker, 1, now=almost) is True
+    assert await start(sessionmaker, now=NOW + RUN_LEASE) is None
+    assert await claim(sessionmaker, now=NOW + RUN_LEASE) == []
+
+    # It stalls past its lease: another sender resumes the run, and the first has lost it.
+    assert await start(sessionmaker, now=almost + RUN_LEASE) == 2
+    assert await renew(sessionmaker, 1, now=almost + RUN_LEASE) is False
+    assert await renew(sessionmaker, 2, now=almost + RUN_LEASE) is True
+    await finish(sessionmaker, "done")
+    assert await renew(sessionmaker, 2, now=almost + RUN_LEASE) is False
+    assert claimed.chat_id == 1
+
+
+async def test_releasing_a_chat_keeps_a_schedule_changed_during_the_send(
+    sessionmaker: Sessions,
+) -> None:
+    due = NOW - dt.timedelta(minutes=1)
+    tomorrow, later_today = NOW + dt.timedelta(days=1), NOW + dt.timedelta(hours=2)
+    for chat_id in (1, 2):
+        await add_chat(sessionmaker, chat_id, next_at=due)
+    assert len(await claim(sessionmaker)) == 2
+    # While the digests go out, chat 2 moves its delivery time (/time).
+    async with sessionmaker() as session, session.begin():
+        await set_next_digest_at(session=session, chat_id=2, when=later_today)
+
+    async with sessionmaker() as session, session.begin():
+        for chat_id in (1, 2):
+            await release_chat(
+                session=session, chat_id=chat_id, due_at=due, next_digest_at=tomorrow
+            )
+
+    async with sessionmaker() as session:
+        one, two = [await get_chat(session=session, chat_id=chat_id) for chat_id in (1, 2)]
+    assert one is not None and two is not None
+    assert (one.next_digest_at, two.next_digest_at) == (tomorrow, later_today)
+    assert (one.claimed_until, two.claimed_until) == (None, None)
 
 
 # --- scheduled jobs ---------------------------------------------------------------------------

@@ -1,24 +1,29 @@
-"""Two `digest-bot run` replicas on one PostgreSQL database share the work, and survive a kill."""
+"""Replicas on one database share the work, survive a kill, and never send a digest twice."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import DigestApp, build_application
+from bot.delivery import Deliverer
+from bot.settings import Settings
+from content.models import Source
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery, Paper
 from tests.broadcast import papers_by_tag_set, papers_in, seed_due_chats, tally
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import HF_PATH, FakeSources
 from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
-from tests.harness import TOKEN, WEBHOOK_SECRET, free_port
+from tests.harness import TOKEN, WEBHOOK_SECRET, free_port, make_settings
 from tests.test_cli import bot_env, stop
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
@@ -119,3 +124,61 @@ async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_ki
                     await stop(replica)
             await engine.dispose()
         assert len(sources.requests_to(HF_PATH)) == 2
+
+
+@asynccontextmanager
+async def replica(settings: Settings) -> AsyncIterator[DigestApp]:
+    """A second application on the same database, whose delivery ticks the test runs."""
+    app = build_application(settings)
+    await app.initialize()
+    try:
+        yield app
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+async def test_a_digest_held_up_by_flood_control_longer_than_the_lease_is_sent_once(
+    db_url: str,
+) -> None:
+    # Telegram answers 429 "retry after 3" three times to some chats: their first message
+    # takes over 9 s, four 2 s leases, while the other replica ticks every half second.
+    chats = range(42_000, 42_008)
+    slowed = (42_000, 42_001)
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[dt.date(2024, 12, 19)] = FIXTURE.read_bytes()
+        settings = make_settings(
+            telegram,
+            db_url,
+            hf_api_url=sources.hf_url,
+            llm_base_url=llm.url,
+            delivery_lease=dt.timedelta(seconds=2),
+        )
+        async with replica(settings) as first, replica(settings) as second:
+            await first.bot_data.services.ingestor.run([dt.date(2024, 12, 19)], [Source.HF])
+            sessionmaker = first.bot_data.services.sessionmaker
+            await seed_due_chats(
+                sessionmaker, chats, due_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+            )
+            owed = await papers_by_tag_set(sessionmaker)
+            for chat in slowed:
+                telegram.fail_next(
+                    "sendMessage",
+                    error_code=429,
+                    description="Too Many Requests: retry after 3",
+                    chat_id=chat,
+                    times=3,
+                )
+
+            sending = asyncio.create_task(Deliverer(first.bot_data.services, first.bot).tick())
+            while not sending.done():
+                await Deliverer(second.bot_data.services, second.bot).tick()
+                await asyncio.sleep(0.5)
+            report = await sending
+            await Deliverer(second.bot_data.services, second.bot).tick()
+
+    result = tally(telegram, chats, owed)
+    assert (result.complete, result.lost, result.repeated) == (len(chats), 0, 0), result.line()
+    assert report.errors == []
+    assert telegram.too_many_requests == 6

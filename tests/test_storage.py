@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, delete, inspect, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from storage.subscriptions import (
     remove_tags,
     toggle_tag,
 )
+from tests.test_cli import clean_env, run_cli
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -392,6 +394,29 @@ async def test_migrations_downgrade_to_base_and_upgrade_again(empty_db_url: str)
         await engine.dispose()
     expected = {"chats", "subscriptions", "papers", "paper_tags", "deliveries", "digest_runs"}
     assert expected <= names
+
+
+async def test_replicas_starting_together_migrate_the_database_once(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    if empty_db_url.startswith("sqlite"):
+        pytest.skip("several replicas need PostgreSQL; SQLite is the single-process default")
+
+    # Every replica upgrades as it starts; one migrates, the others wait and find it done.
+    env = clean_env(DATABASE_URL=empty_db_url)
+    results = await asyncio.gather(
+        *(run_cli("db", "upgrade", cwd=tmp_path, env=env) for _ in range(3))
+    )
+    assert [(code, err) for code, _, err in results if code != 0] == []
+
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.connect() as connection:
+            versions = (await connection.exec_driver_sql("SELECT * FROM alembic_version")).all()
+    finally:
+        await engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+    assert [tuple(row) for row in versions] == [(head,)]
 
 
 async def test_upgrade_works_when_called_synchronously_inside_a_running_loop(

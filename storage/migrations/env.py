@@ -16,6 +16,8 @@ from storage.db import URL_ATTRIBUTE, create_engine
 from storage.models import Base, UTCDateTime
 
 DEFAULT_URL = "sqlite+aiosqlite:///./data/digest.db"
+# Any constant every replica agrees on; PostgreSQL advisory locks are keyed by a bigint.
+MIGRATION_LOCK_ID = 0x6469676573746462  # "digestdb" in ASCII
 
 config = context.config
 target_metadata = Base.metadata
@@ -73,6 +75,10 @@ def do_run_migrations(connection: Connection) -> None:
         render_item=render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas upgrade as they start: the first migrates, the others wait here and
+            # then find the schema at head. The lock ends with the migration's transaction.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         context.run_migrations()
     if is_sqlite:
         violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
