@@ -9,12 +9,17 @@ import html
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
-from telegram import LinkPreviewOptions
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import ExtBot
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -34,7 +39,6 @@ SENDERS = 8
 DUE_BATCH = 64
 # A digest that keeps failing on network errors is given up after this many ticks.
 MAX_ATTEMPTS = 5
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _TAG = re.compile(r"<[^>]+>")
 _EMPTY = ComposedDigest(papers=(), more=0)
 # httpx errors raised before a request was written: no connection, or none free in the pool.
@@ -220,13 +224,22 @@ class Deliverer:
                     next_digest_at=following,
                 )
                 return
-        run = Run(chat.chat_id, local_date, attempt)
+        chat_id = chat.chat_id
+        run = Run(chat_id, local_date, attempt)
         # The run stays keyed by the day it fell due; the header tells the day it arrives.
         today = self._services.now().astimezone(tz).date()
         status, error = "done", None
         try:
+            try:
+                sent = await self.send(chat_id, chat.tags, digest, today, run=run)
+            except ChatMigrated as moved:
+                # The group became a supergroup: everything, this run included, moves to
+                # the new id, and the digest goes on there after what was delivered.
+                chat_id = moved.new_chat_id
+                await self._migrate(chat.chat_id, chat_id)
+                run = replace(run, chat_id=chat_id)
+                sent = await self.send(chat_id, chat.tags, digest, today, run=run)
             # Not "report.messages += await ...": that reads the counter before the await.
-            sent = await self.send(chat.chat_id, chat.tags, digest, today, run=run)
             report.messages += sent
             report.sent_chats += 1
             self._services.metrics.observe_lag(chat.next_digest_at, self._services.now())
@@ -245,20 +258,25 @@ class Deliverer:
         async with self._services.sessionmaker() as session, session.begin():
             await digests.finish_run(
                 session=session,
-                chat_id=chat.chat_id,
+                chat_id=chat_id,
                 local_date=local_date,
                 status=status,
                 error=error,
                 now=self._services.now(),
             )
             if status == "blocked":
-                await chats.set_active(session=session, chat_id=chat.chat_id, active=False)
+                await chats.set_active(session=session, chat_id=chat_id, active=False)
             await digests.release_chat(
                 session=session,
-                chat_id=chat.chat_id,
+                chat_id=chat_id,
                 due_at=chat.next_digest_at,
                 next_digest_at=following,
             )
+
+    async def _migrate(self, old_id: int, new_id: int) -> None:
+        async with self._services.sessionmaker() as session, session.begin():
+            await chats.migrate_chat(session=session, old_id=old_id, new_id=new_id)
+        log.info("delivery: chat %d became supergroup %d; its digest goes on there", old_id, new_id)
 
     async def send(
         self,
@@ -354,6 +372,8 @@ class Deliverer:
             ):
                 with attempt:
                     await self._send_html(chat_id, part.text)
+        except ChatMigrated:
+            raise  # nothing was sent; the caller moves the chat and sends again
         except Forbidden as exc:
             raise ChatGone(exc.message) from exc
         except BadRequest as exc:
@@ -366,7 +386,7 @@ class Deliverer:
                 await self._bot.send_message(
                     chat_id,
                     plain_text(part.text),
-                    link_preview_options=_NO_PREVIEW,
+                    parse_mode=None,
                     rate_limit_args=SendKind.BROADCAST,
                 )
             except TelegramError as again:
@@ -384,10 +404,5 @@ class Deliverer:
         return True
 
     async def _send_html(self, chat_id: int, text: str) -> None:
-        await self._bot.send_message(
-            chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=_NO_PREVIEW,
-            rate_limit_args=SendKind.BROADCAST,
-        )
+        # HTML without link previews: the application's Defaults.
+        await self._bot.send_message(chat_id, text, rate_limit_args=SendKind.BROADCAST)

@@ -438,3 +438,29 @@ async def run_status(*, session: AsyncSession, chat_id: int, local_date: dt.date
             DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
         )
     )
+
+
+async def day_is_taken(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> bool:
+    """Whether the chat's digest for that local day was sent, or is being sent right now.
+
+    A run left "sending" by a sender that died (its lease lapsed) does not count: that digest
+    is still owed, and the next send resumes it.
+    """
+    row = (
+        await session.execute(
+            select(DigestRun.status, DigestRun.started_at).where(
+                DigestRun.chat_id == chat_id, DigestRun.local_date == local_date
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return False
+    status, started_at = row
+    return status != RUN_SENDING or started_at > now - lease

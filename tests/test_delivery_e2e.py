@@ -406,16 +406,20 @@ async def test_a_time_set_while_the_digest_is_sent_stands(world):
     await telegram.wait_until(
         lambda: any("10:30" in m.plain for m in telegram.messages_to(READER)[count:]), 10
     )
+    # Today's digest is on its way, so the reader is told the truth: 10:30 tomorrow.
+    [answer] = [m for m in telegram.messages_to(READER)[count:] if "10:30" in m.plain]
+    assert "завтра в 10:30" in answer.plain
     await delivery
 
     async with app.bot_data.services.sessionmaker() as session:
         chat = await get_chat(session=session, chat_id=READER)
     assert chat is not None
-    assert chat.next_digest_at == dt.datetime(2024, 12, 19, 7, 30, tzinfo=dt.UTC)
+    # The sender's release kept it, rather than moving the digest to 09:00 tomorrow.
+    assert chat.next_digest_at == dt.datetime(2024, 12, 20, 7, 30, tzinfo=dt.UTC)
     digests_sent = [m for m in telegram.messages_to(READER)[count:] if "Дайджест" in m.plain]
     assert len(digests_sent) == 1
 
-    # At 10:30 the day's digest is already done: nothing more today, 10:30 tomorrow.
+    # At 10:30 today nothing more comes.
     clock.now = dt.datetime(2024, 12, 19, 7, 30, 5, tzinfo=dt.UTC)
     await tick(app)
     assert len([m for m in telegram.messages_to(READER)[count:] if "Дайджест" in m.plain]) == 1

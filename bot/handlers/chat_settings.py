@@ -141,7 +141,7 @@ async def _change_schedule(
         next_at = chat.next_digest_at
         if tags or next_at is not None:
             next_at = await upcoming_digest(
-                session=session, chat_id=chat.id, tz_name=tz_name, at=digest_time, now=now
+                ctx, session=session, chat_id=chat.id, tz_name=tz_name, at=digest_time
             )
         await chats.set_schedule(
             session=session,
@@ -181,11 +181,11 @@ async def resume(update: Update, ctx: AppContext) -> None:
             # means no digest fires the minute the chat resumes.
             if tags or next_at is not None:
                 next_at = await upcoming_digest(
+                    ctx,
                     session=session,
                     chat_id=chat.id,
                     tz_name=chat.timezone,
                     at=chat.digest_time,
-                    now=now,
                 )
                 await chats.set_next_digest_at(session=session, chat_id=chat.id, when=next_at)
         tz_name = chat.timezone

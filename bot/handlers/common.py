@@ -120,7 +120,7 @@ async def refuse_non_admin(
 
 
 async def schedule_first_digest(
-    *, session: AsyncSession, chat: Chat, now: dt.datetime
+    ctx: AppContext, *, session: AsyncSession, chat: Chat
 ) -> dt.datetime | None:
     """Give a newly subscribed chat its first delivery moment; keep an existing one.
 
@@ -128,7 +128,7 @@ async def schedule_first_digest(
     """
     if chat.next_digest_at is None:
         when = await upcoming_digest(
-            session=session, chat_id=chat.id, tz_name=chat.timezone, at=chat.digest_time, now=now
+            ctx, session=session, chat_id=chat.id, tz_name=chat.timezone, at=chat.digest_time
         )
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=when)
         chat.next_digest_at = when
@@ -136,13 +136,17 @@ async def schedule_first_digest(
 
 
 async def upcoming_digest(
-    *, session: AsyncSession, chat_id: int, tz_name: str, at: dt.time, now: dt.datetime
+    ctx: AppContext, *, session: AsyncSession, chat_id: int, tz_name: str, at: dt.time
 ) -> dt.datetime:
     """When the chat's next digest will really come: a day that had its digest gets no other."""
+    now = ctx.services.now()
+    lease = ctx.settings.delivery_lease
     tz = zone(tz_name)
     when = next_digest_at(now, tz, at)
     day = when.astimezone(tz).date()
-    if await digests.run_status(session=session, chat_id=chat_id, local_date=day) is not None:
+    if await digests.day_is_taken(
+        session=session, chat_id=chat_id, local_date=day, now=now, lease=lease
+    ):
         when = next_digest_at(when, tz, at)
     return when
 

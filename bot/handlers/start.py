@@ -39,7 +39,7 @@ async def start(update: Update, ctx: AppContext) -> None:
                 existing=subscribed,
             )
             tags = sorted([*subscribed, *result.added])
-            await schedule_first_digest(session=session, chat=chat, now=ctx.services.now())
+            await schedule_first_digest(ctx, session=session, chat=chat)
     user = update.effective_user
     in_private = (
         update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE

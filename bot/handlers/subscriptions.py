@@ -43,7 +43,7 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
         )
         next_at = None
         if result.added:
-            next_at = await schedule_first_digest(session=session, chat=chat, now=now)
+            next_at = await schedule_first_digest(ctx, session=session, chat=chat)
     unknown = [(u.raw, u.suggestion) for u in resolution.unknown]
     text = texts.subscribed(
         added=result.added,
@@ -135,7 +135,6 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
     if await refuse_non_admin(update, ctx):
         return
     limit = ctx.settings.max_subscriptions
-    now = ctx.services.now()
     counts: dict[str, int] = {}
     async with chat_unit(update, ctx) as (session, chat, before):
         if pressed.action is Action.UNSUBSCRIBE:
@@ -153,7 +152,7 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
                 session=session, chat_id=chat.id, tag=pressed.tag, limit=limit, existing=before
             )
         if state:
-            await schedule_first_digest(session=session, chat=chat, now=now)
+            await schedule_first_digest(ctx, session=session, chat=chat)
         mine = await subscriptions.list_tags(session=session, chat_id=chat.id)
         if pressed.action is Action.TOGGLE_ALL:
             counts = await papers.count_by_tag(session=session)
