@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
 import json
 import logging
 import re
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import SHORT, emit  # noqa: E402
-from content.models import Paper, Source  # noqa: E402
+from content.models import Paper  # noqa: E402
 from content.summarize import (  # noqa: E402
     SUMMARY_MAX_CHARS,
     LLMConfig,
@@ -52,8 +51,8 @@ from content.summarize import (  # noqa: E402
     unknown_numbers,
 )
 from tests.fake_llm import FakeLLM, RecordedRequest, paper_title  # noqa: E402
+from tests.search_fixture import load_search_papers, search_paper  # noqa: E402
 
-PAPERS = ROOT / "tests" / "fixtures" / "search_papers.json"
 PADDING = (
     "Метод подробно описан: устройство модели, данные для обучения и протокол экспериментов, "
     "с аккуратным сравнением с сильными базовыми моделями на открытых бенчмарках. "
@@ -81,19 +80,10 @@ class Editorial:
 
 
 def load_day() -> list[Editorial]:
-    papers = json.loads(PAPERS.read_text())["papers"]
-    if SHORT:
-        papers = papers[:40]
+    papers = load_search_papers()[: 40 if SHORT else None]
     return [
         Editorial(
-            Paper(
-                id=item["id"],
-                title=item["title"],
-                abstract=item["abstract"],
-                listed_on=dt.date.fromisoformat(item["listed_on"]),
-                source=Source.HF,
-                url=item["url"],
-            ),
+            search_paper(item),
             {"title_ru": item["title_ru"], "summary_ru": item["summary_ru"], "tags": item["tags"]},
         )
         for item in papers
