@@ -893,7 +893,9 @@ class Summarizer:
         if not content:
             # OpenRouter reports some upstream failures as an error object in a 200 answer.
             said = getattr(completion, "error", None) or "no content"
-            return _Attempt("", None, _Rejected(Problem.EMPTY, self._redact(f"{said!s:.300}")))
+            return _Attempt(
+                "", None, _Rejected(Problem.EMPTY, self._redact(f"{said!s:.{_LOG_CHARS}}"))
+            )
         try:
             draft = _read(content)
         except _Rejected as rejected:
