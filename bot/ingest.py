@@ -18,7 +18,7 @@ from content.models import CatalogEntry, Paper, Source, SummaryStatus
 from content.sources import hf_daily
 from content.sources.arxiv import ArxivSource, make_arxiv_client
 from content.sources.base import SourceError, merge_papers
-from content.summarize import LLMConfig, Summarizer
+from content.summarize import LLMConfig, Summarizer, Summary
 from content.tagging import tag_paper
 from storage import papers as catalog
 
@@ -73,6 +73,7 @@ def llm_config(settings: Settings) -> LLMConfig | None:
         api_key=key,
         model=settings.llm_model,
         concurrency=settings.llm_concurrency,
+        max_tokens=settings.llm_max_tokens,
     )
 
 
@@ -96,7 +97,7 @@ class Ingestor:
         self._source_wait = source_wait
         self._http = httpx.AsyncClient(timeout=http_timeout)
         self._arxiv_http: httpx.AsyncClient | None = None
-        self._summarizer = summarizer or Summarizer(self._http, llm_config(settings))
+        self._summarizer = summarizer or Summarizer(llm_config(settings))
         self._arxiv = arxiv
 
     @property
@@ -107,6 +108,7 @@ class Ingestor:
     async def aclose(self) -> None:
         """Close the HTTP clients."""
         await self._http.aclose()
+        await self._summarizer.aclose()
         if self._arxiv_http is not None:
             await self._arxiv_http.aclose()
 
@@ -189,7 +191,7 @@ class Ingestor:
                 )
                 report.summarised += done
                 report.fallback += not done
-            voted = [(paper, s.tags) for paper, s in zip(batch, summaries, strict=True) if s.tags]
+            voted = [(paper, s) for paper, s in zip(batch, summaries, strict=True) if s.tags]
             llm_tags = await asyncio.to_thread(_retag, voted)
             async with self._sessionmaker() as session, session.begin():
                 await catalog.save_summaries(session=session, updates=updates, now=now)
@@ -213,8 +215,12 @@ def enrich(paper: Paper) -> CatalogEntry:
     )
 
 
-def _retag(voted: list[tuple[Paper, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
-    return {paper.id: tag_paper(paper, llm_tags=tags) for paper, tags in voted}
+def _retag(voted: list[tuple[Paper, Summary]]) -> dict[str, tuple[str, ...]]:
+    # The LLM's tags with the quotes that show them (tagging weighs the evidence).
+    return {
+        paper.id: tag_paper(paper, llm_tags=dict(summary.tag_quotes) or summary.tags)
+        for paper, summary in voted
+    }
 
 
 def days_to_cover(now: dt.datetime) -> list[dt.date]:

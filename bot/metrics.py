@@ -45,7 +45,7 @@ class _LLMCollector(Collector):
         self._summarizer = summarizer
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        """The LLM calls and tokens so far."""
+        """The LLM calls, tokens and summary outcomes so far."""
         calls = CounterMetricFamily("digest_llm_calls", "Requests made to the LLM")
         calls.add_metric([], self._summarizer.calls)
         tokens = CounterMetricFamily(
@@ -53,8 +53,16 @@ class _LLMCollector(Collector):
         )
         tokens.add_metric(["prompt"], self._summarizer.prompt_tokens)
         tokens.add_metric(["completion"], self._summarizer.completion_tokens)
+        summaries = CounterMetricFamily(
+            "digest_summaries",
+            "Summaries by outcome (done, re-asked, cut, fallback) and the reason of the last three",
+            labels=["outcome", "reason"],
+        )
+        for (outcome, reason), count in sorted(self._summarizer.outcomes.items()):
+            summaries.add_metric([outcome, reason], count)
         yield calls
         yield tokens
+        yield summaries
 
 
 class Metrics:
@@ -127,7 +135,7 @@ class Metrics:
         self.last_tick_at: dt.datetime | None = None
 
     def track_llm(self, summarizer: Summarizer) -> None:
-        """Export the summarizer's call and token totals."""
+        """Export the summarizer's call, token and outcome totals."""
         self.registry.register(_LLMCollector(summarizer))
 
     def observe_ingest(self, report: IngestCounts, seconds: float, now: dt.datetime) -> None:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
     llm_concurrency: int = Field(default=4, ge=1, le=64)
+    # Room for the JSON answer and some reasoning; a reasoning model is not let think for pages.
+    llm_max_tokens: int = Field(default=1024, ge=128, le=32768)
     summary_deadline: dt.timedelta = dt.timedelta(hours=6)
 
     default_timezone: str = "Europe/Moscow"

@@ -2,16 +2,21 @@
 
 ``FakeLLM`` is a real HTTP server on 127.0.0.1 serving ``POST /v1/chat/completions``.  Point an
 ``LLMConfig(base_url=fake.url, ...)`` at it.  By default every request gets a valid Russian
-JSON summary derived deterministically from the paper title in the prompt (the line
-``Название: <title>`` or ``Title: <title>``), in the shape OpenAI returns, with token usage.
+JSON summary derived deterministically from the paper in the prompt (the line
+``Название: <title>`` and the abstract after ``Аннотация:``; its numbers are the abstract's), in
+the shape OpenAI returns, with token usage.
 
 Scripting, consumed by the next requests in arrival order:
 
 * ``fail_next(503, times=2)``: error responses (OpenAI-style error body unless ``body`` is given),
   optionally with a ``Retry-After`` header;
 * ``respond_next("not json")``: arbitrary message content instead of the default answer;
+* ``respond_body_next(body)``: a whole response body as it is (the ``tests/fixtures/llm_*.json``
+  shapes of other servers);
 * ``delay_next(5)``: sleep before answering (to provoke client timeouts);
-* ``latency``: a delay added to every request (0 by default).
+* ``latency``: a delay added to every request (0 by default);
+* ``refuses_response_format``: every request with ``response_format`` gets a 400 naming it, as
+  some OpenAI-compatible servers answer.
 
 Inspection: ``requests`` (method, path, headers, parsed JSON body), ``calls``, ``in_flight`` and
 ``max_in_flight``.  Use it as ``async with FakeLLM() as llm: ...``.
@@ -49,6 +54,19 @@ TAG_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
 MAX_TAGS = 5
 
 _TITLE_RE = re.compile(r"^\s*(?:Название|Title)\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_ABSTRACT_RE = re.compile(r"(?:Аннотация|Abstract)\s*:\s*(.*?)\s*(?:</paper>|$)", re.DOTALL)
+# Standalone numbers of an abstract with their percent sign: "3.7%", "14", not "v2" or "8B".
+_NUMBER_RE = re.compile(r"(?<![\w.,-])\d+(?:\.\d+)?(?:\s?%)?(?![\w.,]?\w)")
+
+# How a server that does not know JSON mode refuses it (LM Studio's wording).
+RESPONSE_FORMAT_REFUSAL: JSONDict = {
+    "error": {
+        "message": "'response_format.type' must be 'json_schema' or 'text'",
+        "type": "invalid_request_error",
+        "param": "response_format",
+        "code": None,
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -61,14 +79,24 @@ class RecordedRequest:
     json: Any  # the parsed body, None when it was not JSON
     received_at: float  # time.monotonic()
 
+    def _contents(self, role: str) -> list[str]:
+        messages = self.json.get("messages") if isinstance(self.json, dict) else None
+        return [
+            str(message.get("content", ""))
+            for message in messages or []
+            if isinstance(message, dict) and message.get("role") == role
+        ]
+
     @property
     def user_message(self) -> str:
-        """Content of the last user message ("" when absent)."""
-        messages = self.json.get("messages") if isinstance(self.json, dict) else None
-        for message in reversed(messages or []):
-            if isinstance(message, dict) and message.get("role") == "user":
-                return str(message.get("content", ""))
-        return ""
+        """Content of the first user message, the paper ("" when absent)."""
+        return next(iter(self._contents("user")), "")
+
+    @property
+    def followup(self) -> str:
+        """The user message that asks again after an answer ("" in a first request)."""
+        users = self._contents("user")
+        return users[-1] if len(users) > 1 else ""
 
     @property
     def system_message(self) -> str:
@@ -81,7 +109,7 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True)
-class _Fail:
+class _Raw:
     status: int
     body: str | JSONDict | None
     retry_after: float | str | None
@@ -100,10 +128,21 @@ def paper_title(user_message: str) -> str:
     return user_message.strip().splitlines()[0] if user_message.strip() else "статья"
 
 
-def default_tags(text: str) -> list[str]:
-    """Tags by simple keyword rules over the prompt text (see TAG_RULES)."""
+def paper_abstract(user_message: str) -> str:
+    """The abstract of a user prompt ("" when there is none)."""
+    match = _ABSTRACT_RE.search(user_message)
+    return match.group(1) if match else ""
+
+
+def default_tags(text: str) -> list[JSONDict]:
+    """Tags by simple keyword rules over the prompt text (see TAG_RULES), each with its quote."""
     lowered = text.lower()
-    tags = [tag for needles, tag in TAG_RULES if any(needle in lowered for needle in needles)]
+    tags: list[JSONDict] = []
+    for needles, tag in TAG_RULES:
+        found = next((needle for needle in needles if needle in lowered), None)
+        if found is not None:
+            start = lowered.index(found)
+            tags.append({"tag": tag, "quote": text[start : start + len(found)]})
     return tags[:MAX_TAGS]
 
 
@@ -112,11 +151,19 @@ def default_answer(user_message: str) -> JSONDict:
     title = paper_title(user_message)
     # A short name keeps the summary mostly Cyrillic even for long English titles.
     name = title.split(":", 1)[0].strip()[:60] if ":" in title else " ".join(title.split()[:3])
+    # The result first, with the abstract's own numbers in Russian notation.
+    numbers = [
+        n.replace(".", ",").replace(" ", "")
+        for n in _NUMBER_RE.findall(paper_abstract(user_message))
+    ][:2]
+    result = (
+        f"Главный результат — {' и '.join(numbers)} в экспериментах статьи. " if numbers else ""
+    )
     return {
         "title_ru": f"Обзор: {title}",
         "summary_ru": (
-            f"Представлен {name} — подход, который решает поставленную задачу проще и надёжнее "
-            "прежних методов. Он улучшает результат на 3,7% в среднем по 14 бенчмаркам."
+            f"{result}Представлен {name} — подход, который решает поставленную задачу проще и "
+            "надёжнее прежних методов."
         ),
         "tags": default_tags(user_message),
     }
@@ -143,10 +190,11 @@ class FakeLLM(FakeServer):
         self.latency = latency
         self.model = model
         self.api_key = api_key  # when set, requests without "Bearer <api_key>" get a 401
+        self.refuses_response_format = False
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self._actions: collections.deque[_Fail | _Respond] = collections.deque()
+        self._actions: collections.deque[_Raw | _Respond] = collections.deque()
         self._delays: collections.deque[float] = collections.deque()
         self._ids = itertools.count(1)
 
@@ -170,11 +218,15 @@ class FakeLLM(FakeServer):
         retry_after: float | str | None = None,
     ) -> None:
         """Answer the next `times` requests with HTTP `status` (and a Retry-After header)."""
-        self._actions.extend(_Fail(status, body, retry_after) for _ in range(times))
+        self._actions.extend(_Raw(status, body, retry_after) for _ in range(times))
 
     def respond_next(self, content: str, times: int = 1) -> None:
         """Answer the next `times` requests with this message content instead of the default."""
         self._actions.extend(_Respond(content) for _ in range(times))
+
+    def respond_body_next(self, body: JSONDict, times: int = 1) -> None:
+        """Answer the next `times` requests with this whole response body, status 200."""
+        self._actions.extend(_Raw(200, body, None) for _ in range(times))
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Sleep `seconds` (on top of `latency`) before answering the next `times` requests."""
@@ -219,9 +271,9 @@ class FakeLLM(FakeServer):
         finally:
             self.in_flight -= 1
 
-    def _respond(self, request: RecordedRequest, action: _Fail | _Respond | None) -> web.Response:
-        if isinstance(action, _Fail):
-            return self._failure(action)
+    def _respond(self, request: RecordedRequest, action: _Raw | _Respond | None) -> web.Response:
+        if isinstance(action, _Raw):
+            return self._raw(action)
         if self.api_key is not None and (
             request.headers.get("Authorization") != f"Bearer {self.api_key}"
         ):
@@ -229,6 +281,8 @@ class FakeLLM(FakeServer):
         body = request.json
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "'messages' is a required property", "invalid_request_error")
+        if self.refuses_response_format and "response_format" in body:
+            return web.json_response(RESPONSE_FORMAT_REFUSAL, status=400)
         content = action.content if isinstance(action, _Respond) else self.make_content(request)
         prompt_tokens = sum(
             count_tokens(str(message.get("content", "")))
@@ -259,7 +313,7 @@ class FakeLLM(FakeServer):
             dumps=lambda value: json.dumps(value, ensure_ascii=False),
         )
 
-    def _failure(self, fail: _Fail) -> web.Response:
+    def _raw(self, fail: _Raw) -> web.Response:
         headers = {} if fail.retry_after is None else {"Retry-After": str(fail.retry_after)}
         if fail.body is None:
             response = _error(fail.status, f"fake failure {fail.status}", "server_error")

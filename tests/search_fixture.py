@@ -23,6 +23,18 @@ def load_search_papers() -> list[dict[str, Any]]:
     return list(json.loads(SEARCH_PAPERS_PATH.read_text(encoding="utf-8"))["papers"])
 
 
+def search_paper(item: dict[str, Any]) -> Paper:
+    """The Paper of one fixture item, as a source would give it."""
+    return Paper(
+        id=item["id"],
+        title=item["title"],
+        abstract=item["abstract"],
+        listed_on=dt.date.fromisoformat(item["listed_on"]),
+        source=Source.HF,
+        url=item["url"],
+    )
+
+
 async def seed_search_papers(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> list[dict[str, Any]]:
@@ -30,14 +42,7 @@ async def seed_search_papers(
     items = load_search_papers()
     entries = [
         CatalogEntry(
-            paper=Paper(
-                id=item["id"],
-                title=item["title"],
-                abstract=item["abstract"],
-                listed_on=dt.date.fromisoformat(item["listed_on"]),
-                source=Source.HF,
-                url=item["url"],
-            ),
+            paper=search_paper(item),
             code_url=item["code_url"],
             tags=tuple(item["tags"]),
         )

@@ -188,7 +188,7 @@ async def test_forty_hostile_papers_arrive_as_valid_html_within_the_length_limit
         # Some summaries come back from the LLM just as hostile as the titles.
         answer = {
             "title_ru": 'Модель <script>x</script> & "кавычки" <',
-            "summary_ru": "Авторы сравнивают a < b & c > d в <b>мультимодальных</b> моделях. " * 8,
+            "summary_ru": "Авторы сравнивают a < b & c > d в <b>мультимодальных</b> моделях. " * 4,
             "tags": ["mllm", "<script>"],
         }
         llm.respond_next(json.dumps(answer, ensure_ascii=False), times=10)

@@ -82,25 +82,22 @@ def settings_for(db_url: str, sources: FakeSources, llm: FakeLLM | None, **extra
 
 
 async def ingest(settings: Settings, *, now: dt.datetime = NOW):
-    """One ingest run as the job runs it, with retries that do not sleep."""
+    """One ingest run as the job runs it; the LLM client does not retry (no sleeping)."""
     engine = create_engine(settings.database_url)
     config = llm_config(settings)
-    async with httpx.AsyncClient() as client:
-        ingestor = Ingestor(
-            settings=settings,
-            sessionmaker=create_sessionmaker(engine),
-            clock=lambda: now,
-            summarizer=Summarizer(
-                client, replace(config, retry_wait=0, timeout=0.3) if config else None
-            ),
-            source_wait=wait_none(),
-            http_timeout=0.3,
-        )
-        try:
-            return await ingestor.run([DAY], [Source.HF])
-        finally:
-            await ingestor.aclose()
-            await engine.dispose()
+    ingestor = Ingestor(
+        settings=settings,
+        sessionmaker=create_sessionmaker(engine),
+        clock=lambda: now,
+        summarizer=Summarizer(replace(config, timeout=0.3, max_retries=0) if config else None),
+        source_wait=wait_none(),
+        http_timeout=0.3,
+    )
+    try:
+        return await ingestor.run([DAY], [Source.HF])
+    finally:
+        await ingestor.aclose()
+        await engine.dispose()
 
 
 async def stored(db_url: str) -> dict[str, Paper]:
@@ -286,7 +283,7 @@ async def test_hostile_llm_answers_are_stored_as_plain_text(db_url, sources, llm
         {
             "title_ru": "Модель <script>alert(1)</script> & компания",
             "summary_ru": "Авторы предлагают метод &amp; датасет <b>для</b> MLLM. "
-            + "Результат улучшен на 3,7%. " * 40,
+            + "Результат заметно улучшен. " * 40,
             "tags": ["mllm", "nonsense"],
         },
         ensure_ascii=False,

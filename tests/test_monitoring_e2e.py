@@ -128,6 +128,8 @@ async def test_metrics_count_commands_sends_429s_ingest_llm_and_the_morning_broa
     assert value(found, "digest_llm_calls_total") == llm.calls > 0
     assert value(found, "digest_llm_tokens_total", type="prompt") > 0
     assert value(found, "digest_llm_tokens_total", type="completion") > 0
+    new = value(found, "digest_ingest_papers_total", outcome="new")
+    assert value(found, "digest_summaries_total", outcome="done", reason="") == new
 
 
 async def test_healthz_reports_database_scheduler_and_last_ingest(world):
