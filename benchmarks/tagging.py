@@ -62,10 +62,9 @@ def emit_counts(
 def main() -> None:
     labelled = load_labelled(LABELLED_PATH)
     for with_llm in (False, True):
-        mode = {"llm": with_llm}
         report = score(labelled, with_llm=with_llm)
         for family, counts in report.by_family.items():
-            emit_counts(family, counts, **mode)
+            emit_counts(family, counts, llm=with_llm)
         precision_target, recall_target = TARGETS[with_llm]
         emit_counts(
             "all",
@@ -73,12 +72,12 @@ def main() -> None:
             precision_target=precision_target,
             recall_target=recall_target,
             papers=len(labelled),
-            **mode,
+            llm=with_llm,
         )
         for split in ("tuning", "holdout"):
             part = [item for item in labelled if item.split == split]
             counts = score(part, with_llm=with_llm).overall
-            emit_counts("all", counts, split=split, papers=len(part), **mode)
+            emit_counts("all", counts, split=split, papers=len(part), llm=with_llm)
 
 
 if __name__ == "__main__":
