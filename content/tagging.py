@@ -14,13 +14,24 @@ evil.  Evidence is weighed per tag:
    keyword that merely contains a pattern hit ("AIME 2024 problems") is one extra hit.  Keywords
    are extracted from the abstract, so together they never add more than one hit per tag (no
    double counting).
-3. **The LLM's choice** (``llm_tags``), filtered to the taxonomy's ids: trusted on its own for
+3. **The LLM's choice** (``llm_tags``), filtered to the taxonomy's ids, comes in two forms.
+
+   *With quotes* (a mapping tag id → a short quote from the title or abstract that shows it),
+   it is the main signal for every tag, broad ones included.  The tag is given when the quote
+   really is in the paper (:func:`find_quote`: case, punctuation, quotes and dashes ignored; a
+   few extra words in the paper's passage and one quote word in eight missing are tolerated,
+   a paraphrase or an invention is not) *and* the passage shows the tag: one of the tag's
+   patterns or looser cues (:data:`QUOTE_CUES`) matches it, or, for a specific tag, the paper
+   mentions the tag somewhere.  So #benchmark quoted as "a new benchmark designed to evaluate"
+   is given, and #benchmark quoted as "on popular benchmarks" is not.
+
+   *Without quotes* (an iterable of ids) it is weaker evidence: trusted on its own for
    specific, topical tags, which an LLM judges well from an abstract; worth one extra hit for
    the :data:`BROAD_TAGS` it is known to over-assign (an hfday.ru-style LLM put #benchmark and
    #optimization on a paper that merely reports benchmark scores and speeds up training).
-4. **Outside evidence only tops up.**  For a broad tag, keywords and the LLM count as hits but
-   need at least one hit of the tag's own patterns in the text: they may break a tie, never
-   create a tag from nothing.  ``agi`` comes from the text rules only.
+4. **Outside evidence only tops up** a broad tag: keywords and unquoted LLM votes count as
+   hits but need at least one hit of the tag's own patterns in the text: they may break a tie,
+   never create a tag from nothing.  ``agi`` comes from the text rules only.
 
 Then the hierarchy a reader expects is applied (:data:`IMPLIED`):
 
@@ -39,8 +50,9 @@ Pure domain code: no I/O, nothing done at import time beyond building constant t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Final, TypeAlias
 
 from content.models import Paper
 from content.taxonomy import TAG_IDS, TAGS, Tag
@@ -83,6 +95,96 @@ IMPLIED: Final[Mapping[str, tuple[str, ...]]] = {
 }
 """Tag ⇒ tags it implies (see the module docstring for why moe ⇏ architecture)."""
 
+
+def _cue(source: str) -> re.Pattern[str]:
+    """Compile a quote cue like the taxonomy's patterns: case-insensitive, " " = separators."""
+    return re.compile(source.replace(" ?", r"[\s~-]*").replace(" ", r"[\s~-]+"), re.IGNORECASE)
+
+
+# What a quote may say, besides the tag's own patterns, to show its tag.  Each cue names
+# the *topic* in looser words than the patterns, which are tuned for whole abstracts; words a
+# paper uses in passing ("on popular benchmarks", "preference optimization", "safety
+# training") are left out on purpose.
+QUOTE_CUES: Final[Mapping[str, tuple[re.Pattern[str], ...]]] = {
+    tag_id: tuple(_cue(source) for source in sources)
+    for tag_id, sources in {
+        "llm": (
+            r"\blanguage models?\b",
+            r"(?-i:\bLMs?\b)",
+            r"\b(?:GPT ?\d\w*|ChatGPT|LLaMA|Llama|Mistral|Mixtral|Qwen|Claude|PaLM|Gemma)\b",
+        ),
+        "reasoning": (
+            r"\b(?:complex|deliberate|compositional|automated|abstract|causal|symbolic|"
+            r"arithmetic|graph|multi ?step|step by step) reasoning\b",
+        ),
+        "training": (
+            r"\b(?:training|fine ?tuning|pre ?training) (?:approach|method|recipe|stages?|"
+            r"strateg(?:y|ies)|procedure|pipeline)\b",
+            r"\bstages? (?:for|of) (?:\w+ )?training\b",
+            r"\bmulti ?stage training\b",
+        ),
+        "optimization": (
+            r"\boptimi[sz]ation (?:algorithms?|methods?)\b",
+            r"\b(?:memory|compute|computation(?:al)?) (?:savings?|usage|footprint)\b",
+            r"\bparallelism\b",
+        ),
+        "architecture": (r"\barchitectures?\b", r"\bbackbones?\b"),
+        "inference": (
+            r"\b(?:inference|latency|serving|throughput|decoding)\b",
+            r"\bquanti[sz]\w*",
+            r"\bcach(?:e|es|ed|ing)\b",
+        ),
+        "transfer_learning": (r"\btransfer\w* (?:\w+ ){0,2}knowledge\b",),
+        "small_models": (
+            r"\b(?:small|smaller|compact|tiny)\b",
+            r"\bsub ?billion\b",
+            r"\bfewer than a billion\b",
+            r"\b(?:phones?|mobile)\b",
+        ),
+        "multimodal": (r"\blanguage (?:image|vision|visual|video|audio)\b",),
+        "benchmark": (
+            r"\bevaluation (?:benchmark|framework|method|suite|platform|toolkit|protocol)s?\b",
+            r"\bplatform for evaluating\b",
+            r"\bbenchmark (?:construction|of|for|designed|consisting|comprising)\b",
+            r"\b(?:new|first|novel) (?:\w+ ){0,3}benchmark\b",
+        ),
+        "dataset": (
+            r"\bdatasets?\b",
+            r"\bcorp(?:us|ora)\b",
+            r"\bwe (?:also )?(?:build|release|create|curate|collect)\b",
+        ),
+        "data": (r"\b(?:curat\w*|filter\w*|deduplicat\w*|clean\w*|selection|quality)\b",),
+        "synthetic": (r"\bsynthe\w+", r"\bgenerat\w*(?: \S+){0,6} data\b"),
+        "open_source": (
+            r"\bopen ?sourc\w*",
+            r"\bpublicly\b",
+            r"\b(?:release|released|releasing)\b",
+            r"\bopen (?:weights?|models?|access)\b",
+        ),
+        # Specific tags: the topic's own nouns.
+        "mllm": (r"\bvis(?:ion|ual) language\b", r"\bmulti ?modal (?:\w+ )?models?\b"),
+        "cv": (
+            r"\b(?:segmentation|object detection|localization|visual perception|"
+            r"view synthesis|image synthesis|visual transformer)\b",
+        ),
+        "video": (r"\bvideos?\b",),
+        "speech": (r"\bspeech\b", r"\bspoken\b"),
+        "code": (r"\b(?:code|programming|software)\b",),
+        "nlp": (r"(?-i:\bNLP\b)", r"\bnatural language processing\b", r"\bsummari[sz]ation\b"),
+        "ethics": (r"\b(?:bias\w*|discriminat\w*|stereotyp\w*|demographic|fairness)\b",),
+        "low_resource": (r"\blower? ?resource[sd]?\b",),
+        "agents": (r"\bagents?\b",),
+        "long_context": (r"\bcontext (?:sizes?|windows?|lengths?)\b", r"\bsequence lengths?\b"),
+        "alignment": (
+            r"\balign\w*(?: \S+){0,4} (?:to|with) (?:the )?(?:human|preferences?|values|"
+            r"opinions|those|users?)\b",
+            r"\baligning (?:\w+ ){0,2}models?\b",
+            r"\bsafety (?:improvements?|alignment)\b",
+        ),
+    }.items()
+}
+"""Per tag: looser cues that a quote may show it by (see :func:`_quote_shows`)."""
+
 # Aliases that users may type as a tag but that, as a whole HF keyword, mean too little:
 # "evaluation" is in every paper, "transformer" does not make an architecture paper, "bias" may
 # be inductive bias, "game" game theory, "graph" a computation graph.
@@ -111,6 +213,9 @@ _WEAK_KEYWORD_ALIASES: Final[frozenset[str]] = frozenset(
         "language models",
     }
 )
+
+LlmTags: TypeAlias = Iterable[str] | Mapping[str, str]
+"""The LLM's choice: taxonomy ids, or taxonomy id → the quote from the paper that shows it."""
 
 _KEY_SEP_RE: Final[re.Pattern[str]] = re.compile(r"[\s\-_~]+")
 _MAX_KEYWORDS: Final[int] = 64
@@ -183,16 +288,44 @@ def _clean_keywords(keywords: Iterable[object]) -> list[str]:
     return cleaned
 
 
-def _clean_llm_tags(llm_tags: Iterable[object]) -> set[str]:
-    """Keep the LLM's choices that are taxonomy ids ("#MoE" → "moe"); drop everything else."""
-    chosen: set[str] = set()
-    for raw in llm_tags:
-        if not isinstance(raw, str):
-            continue
-        tag_id = raw.strip().lstrip("#").strip().casefold()
-        if tag_id in TAG_IDS:
-            chosen.add(tag_id)
-    return chosen
+def _tag_id(raw: object) -> str | None:
+    """Read one of the LLM's choices as a taxonomy id ("#MoE" → "moe"), or None."""
+    if not isinstance(raw, str):
+        return None
+    tag_id = raw.strip().lstrip("#").strip().casefold()
+    return tag_id if tag_id in TAG_IDS else None
+
+
+def _clean_llm_tags(llm_tags: LlmTags) -> tuple[set[str], dict[str, str]]:
+    """Split the LLM's choice into bare votes and quoted tags (id → quote); drop the rest."""
+    if isinstance(llm_tags, Mapping):
+        quoted: dict[str, str] = {}
+        for raw, quote in llm_tags.items():
+            tag_id = _tag_id(raw)
+            if tag_id is not None and isinstance(quote, str) and quote.strip():
+                quoted.setdefault(tag_id, quote)
+        return set(), quoted
+    return {tag_id for tag_id in map(_tag_id, llm_tags) if tag_id is not None}, {}
+
+
+def _quote_shows(tag: Tag, quote: str, title: str, abstract: str, text_hits: int) -> str | None:
+    """Return the passage the LLM quotes for a tag if it is in the paper and shows the tag.
+
+    It shows the tag when one of the tag's patterns or :data:`QUOTE_CUES` matches it, or, for
+    a specific tag, when the tag has a pattern hit anywhere in the title or abstract.
+    """
+    if tag.id in RULES_ONLY_TAGS:
+        return None
+    passage = find_quote(quote, title) or find_quote(quote, abstract)
+    if passage is None:
+        return None
+    if tag.mentions(passage) or any(cue.search(passage) for cue in QUOTE_CUES.get(tag.id, ())):
+        return passage
+    # A specific tag may also rest on a mention elsewhere in the paper: the LLM judges those
+    # well, and a verified quote shows it read this paper.
+    if tag.id not in BROAD_TAGS and text_hits:
+        return passage
+    return None
 
 
 def _quote(mentions: list[str]) -> str:
@@ -201,7 +334,7 @@ def _quote(mentions: list[str]) -> str:
     return shown + (", …" if len(mentions) > 4 else "")
 
 
-def _evidence(paper: Paper, llm_tags: Iterable[str]) -> dict[str, list[str]]:
+def _evidence(paper: Paper, llm_tags: LlmTags) -> dict[str, list[str]]:
     """Decide the tags of a paper and say why: tag id → reasons, in taxonomy display order."""
     title, abstract = paper.title or "", paper.abstract or ""
     keyword_strong: dict[str, str] = {}
@@ -212,7 +345,7 @@ def _evidence(paper: Paper, llm_tags: Iterable[str]) -> dict[str, list[str]]:
             keyword_strong.setdefault(tag_id, reason)
         for tag_id, reason in weak.items():
             keyword_weak.setdefault(tag_id, reason)
-    chosen = _clean_llm_tags(llm_tags)
+    chosen, quoted = _clean_llm_tags(llm_tags)
 
     reasons: dict[str, list[str]] = {}
     title_llm = False
@@ -232,6 +365,11 @@ def _evidence(paper: Paper, llm_tags: Iterable[str]) -> dict[str, list[str]]:
             why.append(
                 f"text: {text_hits} hits ≥ {tag.min_hits} ({_quote(in_title + in_abstract)})"
             )
+        quote = quoted.get(tag.id)
+        passage = None if quote is None else _quote_shows(tag, quote, title, abstract, text_hits)
+        if passage is not None:
+            given = True
+            why.append(f"the LLM quotes {passage!r}")
         if tag.id not in RULES_ONLY_TAGS:
             made, outside = _outside_evidence(tag, text_hits, keyword_strong, keyword_weak, chosen)
             if made and not given and text_hits:
@@ -280,11 +418,77 @@ def _outside_evidence(
     return text_hits > 0 and text_hits + len(why) >= tag.min_hits, why
 
 
-def tag_paper(paper: Paper, *, llm_tags: Iterable[str] = ()) -> tuple[str, ...]:
+def tag_paper(paper: Paper, *, llm_tags: LlmTags = ()) -> tuple[str, ...]:
     """Return the paper's tag ids, deduplicated, in taxonomy display order."""
     return tuple(_evidence(paper, llm_tags))
 
 
-def explain(paper: Paper, *, llm_tags: Iterable[str] = ()) -> dict[str, list[str]]:
+def explain(paper: Paper, *, llm_tags: LlmTags = ()) -> dict[str, list[str]]:
     """Return each tag tag_paper gives, with the rules, keywords or votes that gave it."""
     return _evidence(paper, llm_tags)
+
+
+# ---- quotes ----------------------------------------------------------------------------------
+
+_WORD_RE: Final[re.Pattern[str]] = re.compile(r"[^\W_]+")
+_MAX_QUOTE_WORDS: Final[int] = 40
+_EXTRA_WORDS: Final[int] = 3
+_MISSING_SHARE: Final[int] = 8
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    """Split text into folded words with their spans; punctuation, quotes and dashes drop out."""
+    folded = unicodedata.normalize("NFKC", text)
+    return [(m.group(0).casefold(), m.start(), m.end()) for m in _WORD_RE.finditer(folded)]
+
+
+def find_quote(quote: str, text: str) -> str | None:
+    """Return the passage of text the quote comes from, or None if the quote is not in it.
+
+    Case, whitespace, punctuation, quotes and dashes are ignored.  The quote's words must occur
+    in the text in order, in one passage at most a few words longer than the quote (an LLM
+    drops "manually audited,"), with at most one word in eight of the quote missing from it.
+    """
+    wanted = [word for word, _, _ in _words(quote)][:_MAX_QUOTE_WORDS]
+    if not wanted:
+        return None
+    normalized = unicodedata.normalize("NFKC", text)
+    words = _words(normalized)
+    # A contiguous passage first, so that the tolerant search never starts a word early.
+    span = _contiguous(wanted, words)
+    if span is None:
+        span = _passage(wanted, words, len(wanted) // _MISSING_SHARE)
+    return None if span is None else normalized[span[0] : span[1]]
+
+
+def _contiguous(wanted: list[str], words: list[tuple[str, int, int]]) -> tuple[int, int] | None:
+    """Find the wanted words as one run of words: its character span."""
+    size = len(wanted)
+    for start in range(len(words) - size + 1):
+        if all(words[start + i][0] == word for i, word in enumerate(wanted)):
+            return words[start][1], words[start + size - 1][2]
+    return None
+
+
+def _passage(
+    wanted: list[str], words: list[tuple[str, int, int]], allowed_missing: int
+) -> tuple[int, int] | None:
+    """Find the wanted words in order in a short passage of words: its character span."""
+    for start in range(len(words)):
+        if words[start][0] != wanted[0] and allowed_missing == 0:
+            continue
+        limit = min(len(words), start + len(wanted) + _EXTRA_WORDS)
+        position, missing, first, last = start, 0, -1, -1
+        for word in wanted:
+            found = next((i for i in range(position, limit) if words[i][0] == word), None)
+            if found is None:
+                missing += 1
+                if missing > allowed_missing:
+                    break
+                continue
+            first = found if first < 0 else first
+            last, position = found, found + 1
+        else:
+            if first >= 0:
+                return words[first][1], words[last][2]
+    return None

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from content.models import Paper, Source
-from content.tagging import BROAD_TAGS, IMPLIED, explain, tag_paper
+from content.tagging import BROAD_TAGS, IMPLIED, explain, find_quote, tag_paper
 from content.taxonomy import FAMILIES, TAG_IDS, TAGS
-from tests.tagging_eval import Labelled, family_of, load_labelled, score
+from tests.tagging_eval import TARGETS, Labelled, family_of, load_labelled, score
 
 MIN_FAMILY_PRECISION = 0.9
 # A regression guard, not a target: precision matters more, recall is reported.
@@ -93,6 +93,41 @@ def test_precision_per_family_is_at_least_0_9(
         assert counts.precision >= MIN_FAMILY_PRECISION, (family, table, wrong)
     assert report.overall.precision >= MIN_FAMILY_PRECISION, table
     assert report.overall.recall >= MIN_OVERALL_RECALL, table
+
+
+def _target(target: str | None) -> float:
+    assert target is not None and target.startswith(">= ")
+    return float(target.removeprefix(">= "))
+
+
+def test_without_an_llm_precision_meets_its_target(labelled: list[Labelled]) -> None:
+    report = score(labelled)
+    assert report.overall.precision >= _target(TARGETS[False][0]), report.false_positives
+
+
+def test_with_the_llms_quoted_tags_precision_meets_its_target(labelled: list[Labelled]) -> None:
+    report = score(labelled, with_llm=True)
+    assert report.overall.precision >= _target(TARGETS[True][0]), report.false_positives
+    # A guard at today's level, below the target asserted in the next test.
+    assert report.overall.recall >= 0.83
+
+
+@pytest.mark.xfail(strict=True, reason="recall with the LLM is 0.84 on the whole set; target 0.85")
+def test_with_the_llms_quoted_tags_recall_meets_its_target(labelled: list[Labelled]) -> None:
+    report = score(labelled, with_llm=True)
+    assert report.overall.recall >= _target(TARGETS[True][1])
+
+
+def test_the_llms_quoted_tags_add_recall_in_every_family(labelled: list[Labelled]) -> None:
+    alone, helped = score(labelled), score(labelled, with_llm=True)
+    for family in FAMILIES:
+        assert helped.by_family[family].recall > alone.by_family[family].recall, family
+
+
+def test_every_labelled_paper_has_a_recorded_llm_answer(labelled: list[Labelled]) -> None:
+    for item in labelled:
+        assert 2 <= len(item.llm_tags) <= 5, item.paper.id
+        assert {tag for tag, _ in item.llm_tags} <= TAG_IDS, item.paper.id
 
 
 def test_tags_are_known_deduplicated_and_in_display_order(labelled: list[Labelled]) -> None:
@@ -305,6 +340,82 @@ def test_llm_tags_never_reorder_or_duplicate(by_id: dict[str, Labelled]) -> None
 def test_llm_tags_accept_any_iterable() -> None:
     paper = make_paper("A Method", "We propose a method.")
     assert tag_paper(paper, llm_tags=(t for t in ["ocr"])) == ("ocr",)
+
+
+# ---- the LLM's choice with quotes ---------------------------------------------------------
+
+BENCH_PAPER = make_paper(
+    "MMBench-X: Evaluating Chart Understanding",
+    "We introduce MMBench-X, a new benchmark designed to evaluate chart understanding. Our "
+    "model also achieves strong results on popular benchmarks, and we speed up training 2x.",
+)
+
+
+def test_a_quote_that_occurs_and_shows_the_tag_gives_a_broad_tag() -> None:
+    quoted = {"benchmark": "a new benchmark designed to evaluate chart understanding"}
+    assert "benchmark" in tag_paper(BENCH_PAPER, llm_tags=quoted)
+    why = explain(BENCH_PAPER, llm_tags=quoted)["benchmark"]
+    assert "the LLM quotes 'a new benchmark designed to evaluate chart understanding'" in why
+
+
+def test_a_broad_tag_needs_no_text_rule_when_its_quote_shows_it() -> None:
+    paper = make_paper(
+        "Fewer Steps",
+        "We propose a new optimization algorithm for deep networks that halves the steps.",
+    )
+    assert "optimization" not in tag_paper(paper)
+    quoted = {"optimization": "a new optimization algorithm for deep networks"}
+    assert "optimization" in tag_paper(paper, llm_tags=quoted)
+
+
+def test_an_invented_or_paraphrased_quote_drops_the_tag() -> None:
+    paper = make_paper(
+        "Fewer Steps",
+        "We propose a new optimization algorithm for deep networks. It does well on benchmarks.",
+    )
+    invented = {"benchmark": "we introduce a new benchmark of 40 tasks"}
+    assert "benchmark" not in tag_paper(paper, llm_tags=invented)
+    paraphrased = {"optimization": "a novel optimizer for deep neural networks"}
+    assert "optimization" not in tag_paper(paper, llm_tags=paraphrased)
+
+
+def test_a_quote_that_occurs_but_does_not_show_the_tag_drops_it() -> None:
+    paper = make_paper(
+        "A Method for Charts", "Our model achieves strong results on popular benchmarks."
+    )
+    quoted = {"benchmark": "achieves strong results on popular benchmarks"}
+    assert "benchmark" not in tag_paper(paper, llm_tags=quoted)
+    # A speed-up of training is not an inference paper, whatever the LLM says.
+    assert "inference" not in tag_paper(BENCH_PAPER, llm_tags={"inference": "speed up training 2x"})
+
+
+def test_a_specific_tag_with_a_verified_quote_may_rest_on_a_mention_elsewhere() -> None:
+    paper = make_paper("Charts at Scale", "We study ChartQA-like chart questions and charts.")
+    assert tag_paper(paper, llm_tags={"vqa": "Charts at Scale"}) == ("multimodal", "vqa")
+    assert tag_paper(paper, llm_tags={"healthcare": "Charts at Scale"}) == ()
+
+
+def test_quotes_are_matched_loosely_but_not_paraphrased() -> None:
+    text = "We introduce MADLAD-400, a manually audited, general domain 3T token dataset."
+    # Case, punctuation and dashes do not matter; a few words the LLM dropped do not either.
+    assert find_quote("madlad 400", text) == "MADLAD-400"
+    assert find_quote("a general domain 3T token dataset", text) == (
+        "a manually audited, general domain 3T token dataset"
+    )
+    assert find_quote("a general-domain dataset of 3T tokens", text) is None
+    assert find_quote("", text) is None
+
+
+def test_quoted_tags_keep_agi_rules_only_and_ignore_junk() -> None:
+    paper = make_paper("Toward AGI", "We discuss open problems of scaling.")
+    assert "agi" not in tag_paper(paper, llm_tags={"agi": "Toward AGI"})
+    junk = {"#MoE": "", "nonsense": "Toward AGI", "robotics": None, 7: "x"}
+    assert tag_paper(make_paper("A Method"), llm_tags=junk) == ()  # type: ignore[arg-type]
+
+
+def test_quoted_tags_accept_hashtags_and_case() -> None:
+    paper = make_paper("Sparse Experts", "A mixture of experts model.")
+    assert tag_paper(paper, llm_tags={"#MoE": "mixture of experts"}) == ("moe",)
 
 
 # ---- hierarchy ---------------------------------------------------------------------------------
