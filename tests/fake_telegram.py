@@ -1120,6 +1120,9 @@ class FakeTelegram(FakeServer):
         if self.control_endpoints:
             app.router.add_post("/_control/send", self._control_send)
             app.router.add_post("/_control/press", self._control_press)
+            app.router.add_post("/_control/member", self._control_member)
+            app.router.add_post("/_control/membership", self._control_membership)
+            app.router.add_post("/_control/migrate", self._control_migrate)
             app.router.add_get("/_control/sent", self._control_sent)
             app.router.add_get("/_control/calls", self._control_calls)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
@@ -2343,6 +2346,42 @@ class FakeTelegram(FakeServer):
         except (KeyError, ValueError) as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         return web.json_response(update, dumps=_dumps)
+
+    async def _control_member(self, request: web.Request) -> web.Response:
+        body = await self._control_json(request)
+        try:
+            self.set_chat_member_status(
+                int(body["chat_id"]), int(body["user_id"]), str(body["status"])
+            )
+        except (KeyError, ValueError) as exc:
+            raise web.HTTPBadRequest(text=f"need chat_id, user_id and status: {exc}") from exc
+        return web.json_response({"ok": True})
+
+    async def _control_membership(self, request: web.Request) -> web.Response:
+        body = await self._control_json(request)
+        try:
+            update = self.change_bot_membership(
+                int(body["chat_id"]),
+                str(body["status"]),
+                chat_type=str(body.get("chat_type", "private")),
+                user_id=int(body["user_id"]) if body.get("user_id") is not None else None,
+                can_post=bool(body.get("can_post", True)),
+            )
+        except (KeyError, ValueError) as exc:
+            raise web.HTTPBadRequest(text=f"need chat_id and status: {exc}") from exc
+        return web.json_response(update, dumps=_dumps)
+
+    async def _control_migrate(self, request: web.Request) -> web.Response:
+        body = await self._control_json(request)
+        try:
+            self.migrate_to_supergroup(
+                int(body["group_id"]),
+                int(body["supergroup_id"]),
+                service_messages=bool(body.get("service_messages", True)),
+            )
+        except (KeyError, ValueError) as exc:
+            raise web.HTTPBadRequest(text=f"need group_id and supergroup_id: {exc}") from exc
+        return web.json_response({"ok": True})
 
     async def _control_sent(self, request: web.Request) -> web.Response:
         wanted = request.query.get("chat_id")

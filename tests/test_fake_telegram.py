@@ -23,7 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -506,6 +506,34 @@ async def test_control_endpoints(bot):
         assert state["reply_markup"] == keyboard.to_dict()
         async with http.get(f"{server.url}/_control/calls") as response:
             assert (await response.json())["sendMessage"] == 1
+
+
+async def test_control_endpoints_for_groups_membership_and_migration(bot):
+    async with (
+        FakeTelegram(TOKEN, control_endpoints=True) as server,
+        Bot(TOKEN, base_url=f"{server.url}/bot") as client,
+        aiohttp.ClientSession() as http,
+    ):
+        member = {"chat_id": -5, "user_id": 9, "status": "administrator"}
+        async with http.post(f"{server.url}/_control/member", json=member) as response:
+            assert response.status == 200
+        assert (await client.get_chat_member(-5, 9)).status == "administrator"
+
+        blocked = {"chat_id": 4, "status": "kicked"}
+        async with http.post(f"{server.url}/_control/membership", json=blocked) as response:
+            update = await response.json()
+        assert update["my_chat_member"]["new_chat_member"]["status"] == "kicked"
+        with pytest.raises(Forbidden, match="blocked by the user"):
+            await client.send_message(4, "hi")
+
+        moved = {"group_id": -6, "supergroup_id": -1006}
+        async with http.post(f"{server.url}/_control/migrate", json=moved) as response:
+            assert response.status == 200
+        with pytest.raises(ChatMigrated) as raised:
+            await client.send_message(-6, "hi")
+        assert raised.value.new_chat_id == -1006
+        kinds = [next(k for k in u if k != "update_id") for u in server.pending_updates]
+        assert kinds[-3:] == ["message", "my_chat_member", "message"]
 
 
 async def test_standalone_process_prints_its_url_and_serves():
