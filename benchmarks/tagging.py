@@ -4,7 +4,8 @@ Figures, one JSON line each, in two modes: ``llm=false`` from the text alone (th
 ``llm=true`` with each paper's recorded LLM answer (tags with quotes, realistic mistakes
 included).  For each: micro precision and recall per tag family and over all tags, the overall
 ones against their targets, then the same two for the tuning and held-out papers apart (the
-held-out ones were labelled before the rules were tuned, so they are the honest estimate).
+held-out ones were labelled before the rules were tuned, so they are the fairer estimate; the
+quote cues were later widened on the earlier ones' misses, see the fixture's "about").
 Precision counts a predicted tag outside a paper's expected_tags as wrong; recall counts an
 expected tag that was not predicted as missed.
 """

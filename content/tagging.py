@@ -101,6 +101,8 @@ def _cue(source: str) -> re.Pattern[str]:
     return re.compile(source.replace(" ?", r"[\s~-]*").replace(" ", r"[\s~-]+"), re.IGNORECASE)
 
 
+_MODALITY: Final[str] = r"(?:images?|videos?|audio|speech|text|vision)"
+
 # What a quote may say, besides the tag's own patterns, to show its tag.  Each cue names
 # the *topic* in looser words than the patterns, which are tuned for whole abstracts; words a
 # paper uses in passing ("on popular benchmarks", "preference optimization", "safety
@@ -111,7 +113,7 @@ QUOTE_CUES: Final[Mapping[str, tuple[re.Pattern[str], ...]]] = {
         "llm": (
             r"\blanguage models?\b",
             r"(?-i:\bLMs?\b)",
-            r"\b(?:GPT ?\d\w*|ChatGPT|LLaMA|Llama|Mistral|Mixtral|Qwen|Claude|PaLM|Gemma)\b",
+            r"\b(?:GPT(?: ?\d\w*)?|ChatGPT|LLaMA|Llama|Mistral|Mixtral|Qwen|Claude|PaLM|Gemma)\b",
         ),
         "reasoning": (
             r"\b(?:complex|deliberate|compositional|automated|abstract|causal|symbolic|"
@@ -141,25 +143,33 @@ QUOTE_CUES: Final[Mapping[str, tuple[re.Pattern[str], ...]]] = {
             r"\bfewer than a billion\b",
             r"\b(?:phones?|mobile)\b",
         ),
-        "multimodal": (r"\blanguage (?:image|vision|visual|video|audio)\b",),
+        "multimodal": (
+            r"\blanguage (?:image|vision|visual|video|audio)\b",
+            # "image, video, and speech": several modalities named together.
+            rf"\b{_MODALITY}(?:, {_MODALITY})*,? (?:and|or) {_MODALITY}\b",
+        ),
         "benchmark": (
             r"\bevaluation (?:benchmark|framework|method|suite|platform|toolkit|protocol)s?\b",
             r"\bplatform for evaluating\b",
             r"\bbenchmark (?:construction|of|for|designed|consisting|comprising)\b",
-            r"\b(?:new|first|novel) (?:\w+ ){0,3}benchmark\b",
+            r"\b(?:new|first|novel|two|three) (?:\w+ ){0,3}benchmarks?\b",
         ),
         "dataset": (
             r"\bdatasets?\b",
             r"\bcorp(?:us|ora)\b",
             r"\bwe (?:also )?(?:build|release|create|curate|collect)\b",
         ),
-        "data": (r"\b(?:curat\w*|filter\w*|deduplicat\w*|clean\w*|selection|quality)\b",),
+        "data": (
+            r"\b(?:curat\w*|filter\w*|deduplicat\w*|clean\w*|selection|quality|audit\w*|balanc\w*"
+            r"|mix(?:ture|ing)s?)\b",
+        ),
         "synthetic": (r"\bsynthe\w+", r"\bgenerat\w*(?: \S+){0,6} data\b"),
         "open_source": (
             r"\bopen ?sourc\w*",
             r"\bpublicly\b",
             r"\b(?:release|released|releasing)\b",
             r"\bopen (?:weights?|models?|access)\b",
+            r"\bfully open\b",
         ),
         # Specific tags: the topic's own nouns.
         "mllm": (r"\bvis(?:ion|ual) language\b", r"\bmulti ?modal (?:\w+ )?models?\b"),
@@ -167,20 +177,34 @@ QUOTE_CUES: Final[Mapping[str, tuple[re.Pattern[str], ...]]] = {
             r"\b(?:segmentation|object detection|localization|visual perception|"
             r"view synthesis|image synthesis|visual transformer)\b",
         ),
-        "video": (r"\bvideos?\b",),
+        "video": (r"\bvideos?\b", r"\banimat(?:ion|ions|ed|e|ing)\b"),
+        "story_generation": (r"\bstor(?:y|ies)\b", r"\bnarratives?\b", r"\bfiction\b"),
+        "multilingual": (r"\b\d[\d,]* (?:\w+ )?languages?\b",),
+        "ocr": (r"\b(?:text|document) reading\b", r"\bread\w* (?:the )?text\b"),
+        "security": (r"\bpriva(?:cy|te)\b", r"\battacks?\b"),
         "speech": (r"\bspeech\b", r"\bspoken\b"),
         "code": (r"\b(?:code|programming|software)\b",),
         "nlp": (r"(?-i:\bNLP\b)", r"\bnatural language processing\b", r"\bsummari[sz]ation\b"),
         "ethics": (r"\b(?:bias\w*|discriminat\w*|stereotyp\w*|demographic|fairness)\b",),
         "low_resource": (r"\blower? ?resource[sd]?\b",),
-        "agents": (r"\bagents?\b",),
-        "long_context": (r"\bcontext (?:sizes?|windows?|lengths?)\b", r"\bsequence lengths?\b"),
+        "agents": (
+            r"\bagents?\b",
+            r"\b(?:use|uses|using|call|calls|calling|invok\w+) (?:\w+ ){0,2}(?:tools?|APIs?)\b",
+        ),
+        "long_context": (
+            r"\bcontext (?:sizes?|windows?|lengths?)\b",
+            r"\bsequence lengths?\b",
+            r"\b\d+ ?[kKmM] tokens\b",
+        ),
         "alignment": (
             r"\balign\w*(?: \S+){0,4} (?:to|with) (?:the )?(?:human|preferences?|values|"
             r"opinions|those|users?)\b",
             r"\baligning (?:\w+ ){0,2}models?\b",
             r"\bsafety (?:improvements?|alignment)\b",
+            r"\bfrom human (?:preferences|feedback)\b",
+            r"\bscalable oversight\b",
         ),
+        "interpretability": (r"\btransparency\b", r"\bneurons?\b"),
     }.items()
 }
 """Per tag: looser cues that a quote may show it by (see :func:`_quote_shows`)."""
@@ -323,9 +347,14 @@ def _quote_shows(tag: Tag, quote: str, title: str, abstract: str, text_hits: int
         return passage
     # A specific tag may also rest on a mention elsewhere in the paper: the LLM judges those
     # well, and a verified quote shows it read this paper.
-    if tag.id not in BROAD_TAGS and text_hits:
+    if tag.id not in BROAD_TAGS and (text_hits or _cued(tag, title) or _cued(tag, abstract)):
         return passage
     return None
+
+
+def _cued(tag: Tag, text: str) -> bool:
+    """Tell whether one of the tag's quote cues matches text."""
+    return any(cue.search(text) for cue in QUOTE_CUES.get(tag.id, ()))
 
 
 def _quote(mentions: list[str]) -> str:

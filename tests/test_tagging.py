@@ -108,11 +108,8 @@ def test_without_an_llm_precision_meets_its_target(labelled: list[Labelled]) -> 
 def test_with_the_llms_quoted_tags_precision_meets_its_target(labelled: list[Labelled]) -> None:
     report = score(labelled, with_llm=True)
     assert report.overall.precision >= _target(TARGETS[True][0]), report.false_positives
-    # A guard at today's level, below the target asserted in the next test.
-    assert report.overall.recall >= 0.83
 
 
-@pytest.mark.xfail(strict=True, reason="recall with the LLM is 0.84 on the whole set; target 0.85")
 def test_with_the_llms_quoted_tags_recall_meets_its_target(labelled: list[Labelled]) -> None:
     report = score(labelled, with_llm=True)
     assert report.overall.recall >= _target(TARGETS[True][1])
@@ -393,6 +390,43 @@ def test_a_specific_tag_with_a_verified_quote_may_rest_on_a_mention_elsewhere() 
     paper = make_paper("Charts at Scale", "We study ChartQA-like chart questions and charts.")
     assert tag_paper(paper, llm_tags={"vqa": "Charts at Scale"}) == ("multimodal", "vqa")
     assert tag_paper(paper, llm_tags={"healthcare": "Charts at Scale"}) == ()
+
+
+def test_a_specific_tag_may_rest_on_a_looser_cue_elsewhere_in_the_paper() -> None:
+    paper = make_paper(
+        "Gemini", "A family of multimodal models with capabilities across image, audio and text."
+    )
+    quoted = {"mllm": "capabilities across image, audio and text"}
+    assert "mllm" not in tag_paper(paper)
+    assert "mllm" in tag_paper(paper, llm_tags=quoted)
+
+
+@pytest.mark.parametrize(
+    ("tag_id", "abstract", "quote"),
+    [
+        (
+            "agents",
+            "Models can teach themselves to use external tools via APIs.",
+            "use external tools",
+        ),
+        (
+            "story_generation",
+            "We generate longer stories of over two thousand words.",
+            "longer stories",
+        ),
+        ("multilingual", "Our model breaks the 200 language barrier.", "the 200 language barrier"),
+        ("long_context", "The model handles inputs with up to 100k tokens.", "up to 100k tokens"),
+        ("security", "We show that diffusion models are much less private.", "much less private"),
+        ("multimodal", "We add image, video, and speech capabilities.", "image, video, and speech"),
+        ("interpretability", "We aim at enhancing the transparency of AI systems.", "transparency"),
+    ],
+)
+def test_a_quote_naming_the_topic_in_plain_words_shows_the_tag(
+    tag_id: str, abstract: str, quote: str
+) -> None:
+    paper = make_paper("A Paper", abstract)
+    assert tag_id not in tag_paper(paper)
+    assert tag_id in tag_paper(paper, llm_tags={tag_id: quote})
 
 
 def test_quotes_are_matched_loosely_but_not_paraphrased() -> None:
