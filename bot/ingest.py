@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,11 +21,18 @@ from content.models import CatalogEntry, Paper, Source, SummaryStatus
 from content.sources import hf_daily
 from content.sources.arxiv import ArxivSource, make_arxiv_client
 from content.sources.base import SourceError, merge_papers
-from content.summarize import LLMConfig, Summarizer, Summary
+from content.summarize import LLMConfig, Summarizer
 from content.tagging import tag_paper
 from storage import papers as catalog
 
 log = logging.getLogger(__name__)
+
+# The LLM's tags: with the quotes that show them, or bare ids from a server that gave none.
+LlmVotes = Mapping[str, str] | tuple[str, ...]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+# Batches of at least this many papers are tagged in the tagging process.
+_WORKER_BATCH = 32
 
 # Failed and fallback summaries are retried while the paper is this recent.
 RETRY_WINDOW = dt.timedelta(days=3)
@@ -99,6 +109,7 @@ class Ingestor:
         self._arxiv_http: httpx.AsyncClient | None = None
         self._summarizer = summarizer or Summarizer(llm_config(settings))
         self._arxiv = arxiv
+        self._tagger: ProcessPoolExecutor | None = None
 
     @property
     def summarizer(self) -> Summarizer:
@@ -106,7 +117,10 @@ class Ingestor:
         return self._summarizer
 
     async def aclose(self) -> None:
-        """Close the HTTP clients."""
+        """Close the HTTP clients and the tagging process."""
+        if self._tagger is not None:
+            await asyncio.to_thread(self._tagger.shutdown, cancel_futures=True)
+            self._tagger = None
         await self._http.aclose()
         await self._summarizer.aclose()
         if self._arxiv_http is not None:
@@ -122,8 +136,7 @@ class Ingestor:
         report = IngestReport()
         calls_before = self._summarizer.calls
         found = await self._fetch(days, sources, report)
-        # Tagging is CPU work of milliseconds a paper: in a thread, the bot answers meanwhile.
-        entries = await asyncio.to_thread(lambda: [enrich(paper) for paper in found])
+        entries = await self._off_the_loop(enrich_all, found)
         report.papers = len(entries)
         report.with_code = sum(1 for e in entries if e.code_url)
         async with self._sessionmaker() as session, session.begin():
@@ -135,6 +148,22 @@ class Ingestor:
         report.llm_calls = self._summarizer.calls - calls_before
         log.info("ingest finished: %s", report.line())
         return report
+
+    async def _off_the_loop(self, work: Callable[[list[_In]], _Out], items: list[_In]) -> _Out:
+        """Run CPU-bound tagging where it cannot stall the bot's replies.
+
+        Tagging costs milliseconds a paper. A thread would share the interpreter's lock with
+        the event loop and slow every reply for the length of an ingest, so a real batch goes
+        to a process of its own, started on first use and kept for the next runs. A handful
+        of papers is not worth starting it for.
+        """
+        if len(items) < _WORKER_BATCH:
+            return await asyncio.to_thread(work, items)
+        if self._tagger is None:
+            self._tagger = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._tagger, work, items)
 
     async def _fetch(
         self, days: Sequence[dt.date], sources: Sequence[Source], report: IngestReport
@@ -191,8 +220,12 @@ class Ingestor:
                 )
                 report.summarised += done
                 report.fallback += not done
-            voted = [(paper, s) for paper, s in zip(batch, summaries, strict=True) if s.tags]
-            llm_tags = await asyncio.to_thread(_retag, voted)
+            votes: list[tuple[Paper, LlmVotes]] = [
+                (paper, dict(s.tag_quotes) or s.tags)
+                for paper, s in zip(batch, summaries, strict=True)
+                if s.tags
+            ]
+            llm_tags = await self._off_the_loop(retag_all, votes)
             async with self._sessionmaker() as session, session.begin():
                 await catalog.save_summaries(session=session, updates=updates, now=now)
                 await catalog.add_tags(session=session, tags=llm_tags)
@@ -215,12 +248,16 @@ def enrich(paper: Paper) -> CatalogEntry:
     )
 
 
-def _retag(voted: list[tuple[Paper, Summary]]) -> dict[str, tuple[str, ...]]:
-    # The LLM's tags with the quotes that show them (tagging weighs the evidence).
-    return {
-        paper.id: tag_paper(paper, llm_tags=dict(summary.tag_quotes) or summary.tags)
-        for paper, summary in voted
-    }
+def enrich_all(papers: list[Paper]) -> list[CatalogEntry]:
+    """``enrich`` for each paper, in one call (for the tagging process)."""
+    return [enrich(paper) for paper in papers]
+
+
+def retag_all(
+    votes: list[tuple[Paper, LlmVotes]],
+) -> dict[str, tuple[str, ...]]:
+    """Each paper's tags with the LLM's choice (and the quotes that show it) weighed in."""
+    return {paper.id: tag_paper(paper, llm_tags=llm_tags) for paper, llm_tags in votes}
 
 
 def days_to_cover(now: dt.datetime) -> list[dt.date]:

@@ -49,9 +49,10 @@ Pure domain code: no I/O, nothing done at import time beyond building constant t
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
 
 from content.models import Paper
@@ -357,10 +358,18 @@ def _cued(tag: Tag, text: str) -> bool:
     return any(cue.search(text) for cue in QUOTE_CUES.get(tag.id, ()))
 
 
-def _quote(mentions: list[str]) -> str:
+def _quote(mentions: Sequence[str]) -> str:
     """Render matched mentions for explain(), at most a few of them."""
     shown = ", ".join(repr(m) for m in mentions[:4])
     return shown + (", …" if len(mentions) > 4 else "")
+
+
+# A paper is tagged when it is fetched and again with the LLM's choice, every ingest run; the
+# patterns are what costs, so each text is scanned once.
+@functools.lru_cache(maxsize=4096)
+def _text_mentions(title: str, abstract: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every tag's pattern mentions in a title and an abstract."""
+    return {tag.id: (tuple(tag.mentions(title)), tuple(tag.mentions(abstract))) for tag in TAGS}
 
 
 def _evidence(paper: Paper, llm_tags: LlmTags) -> dict[str, list[str]]:
@@ -378,9 +387,9 @@ def _evidence(paper: Paper, llm_tags: LlmTags) -> dict[str, list[str]]:
 
     reasons: dict[str, list[str]] = {}
     title_llm = False
+    mentions = _text_mentions(title, abstract)
     for tag in TAGS:
-        in_title = tag.mentions(title)
-        in_abstract = tag.mentions(abstract)
+        in_title, in_abstract = mentions[tag.id]
         text_hits = len(in_title) + len(in_abstract)
         if tag.id == "llm":
             title_llm = bool(in_title)
