@@ -660,8 +660,10 @@ def _text_field(answer: dict[str, Any], key: str) -> str:
     # Some models split the summary into a list of sentences.
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         value = " ".join(value)
-    if value is None or value == "":
-        raise _Rejected(Problem.EMPTY, f"no {key}")
+    # A missing key or a number is a misread format, which the correction explains; only
+    # text that really is empty counts as empty (asked for anew, as a model out of tokens).
+    if key not in answer:
+        raise _Rejected(Problem.UNUSABLE, f"no {key}")
     if not isinstance(value, str):
         raise _Rejected(Problem.UNUSABLE, f"{key} is not a string")
     cleaned = clean_text(value)

@@ -418,7 +418,8 @@ async def test_a_persistently_english_answer_falls_back(llm: FakeLLM) -> None:
         ("<think>Let me think about the abstract for a very long time", "empty"),
         (answer(summary_ru="<b></b> ** **"), "empty"),
         (answer(title_ru="   "), "empty"),
-        (json.dumps({"title": "Без нужных ключей"}, ensure_ascii=False), "empty"),
+        (answer(summary_ru=""), "empty"),
+        (json.dumps({"title": "Без нужных ключей"}, ensure_ascii=False), "unusable"),
         ("Извините, я не могу ответить в формате JSON.", "unusable"),
         (answer(summary_ru=42), "unusable"),
     ],
@@ -427,6 +428,7 @@ async def test_a_persistently_english_answer_falls_back(llm: FakeLLM) -> None:
         "thinking-cut-by-max-tokens",
         "summary-empty-after-cleaning",
         "title-blank",
+        "summary-empty-string",
         "wrong-keys",
         "prose",
         "summary-not-text",
@@ -467,6 +469,29 @@ async def test_an_empty_answer_is_simply_asked_for_anew(llm: FakeLLM) -> None:
     assert (summary.outcome, summary.reason) == (Outcome.REASKED, "empty")
     first, second = llm.requests
     assert second.json["messages"] == first.json["messages"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        json.dumps({"title": "Без нужных ключей", "summary": "Рост на 3,7%."}, ensure_ascii=False),
+        answer(summary_ru=None),
+        answer(summary_ru={"text": "Рост на 3,7%."}),
+    ],
+    ids=["wrong-keys", "summary-null", "summary-object"],
+)
+async def test_an_answer_without_a_text_summary_is_told_the_expected_keys(
+    llm: FakeLLM, content: str
+) -> None:
+    """A misread format is not asked for blindly again: the model is told what to send."""
+    llm.respond_next(content)
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.REASKED, "unusable")
+    first, second = llm.requests
+    assert second.json["messages"][: len(first.json["messages"])] == first.json["messages"]
+    assert "title_ru, summary_ru и tags" in second.followup
 
 
 async def test_an_error_object_in_a_200_answer_is_asked_again(llm: FakeLLM) -> None:
