@@ -813,6 +813,10 @@ class Summarizer:
                     event_hooks={"request": [self._count_request]}
                 ),
             )
+            # The client fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID when given None;
+            # they are OpenAI account ids, not for whatever server LLM_BASE_URL names.
+            self._client.organization = None
+            self._client.project = None
 
     @property
     def config(self) -> LLMConfig | None:

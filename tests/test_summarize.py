@@ -178,12 +178,36 @@ async def test_an_abstract_that_gives_orders_stays_data_to_summarise(llm: FakeLL
     assert "Ignore previous instructions" in body
 
 
-async def test_without_an_api_key_local_servers_get_a_placeholder_key(llm: FakeLLM) -> None:
-    """openai insists on a key; keyless servers (Ollama, vLLM) ignore the one it sends."""
+async def test_without_an_api_key_local_servers_get_a_placeholder_key_never_the_environments(
+    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openai insists on a key; keyless servers (Ollama, vLLM) ignore the one it sends.
+
+    The client would read OPENAI_API_KEY by itself: an OpenAI key set for another program must
+    not go to a local or third-party server.
+    """
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+
     summary = await summarize(llm, api_key=None)
 
     assert summary.status is SummaryStatus.DONE
-    assert API_KEY not in llm.requests[0].headers["Authorization"]
+    assert llm.requests[0].headers["Authorization"] == "Bearer no-key"
+
+
+async def test_openai_account_ids_in_the_environment_are_not_sent(
+    llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret-org")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_secret_project")
+
+    summary = await summarize(llm)
+
+    assert summary.status is SummaryStatus.DONE
+    [request] = llm.requests
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    assert "openai-organization" not in headers
+    assert "openai-project" not in headers
+    assert "secret" not in repr(request.headers)
 
 
 # --- good answers ---------------------------------------------------------------------------
