@@ -956,7 +956,7 @@ class Summarizer:
                 )
             except openai.BadRequestError as error:
                 # Some OpenAI-compatible servers refuse JSON mode; the prompt asks for JSON anyway.
-                if "response_format" not in str(error):
+                if not _refuses_json_mode(error):
                     raise
                 if self._json_mode:
                     self._json_mode = False
@@ -982,6 +982,16 @@ class Summarizer:
         # Error bodies may echo the key back ("Incorrect API key provided: sk-...").
         key = self._config.api_key if self._config else None
         return text.replace(key, "***") if key else text
+
+
+def _refuses_json_mode(error: openai.BadRequestError) -> bool:
+    """Whether a 400 is about response_format, judged by the error's param and message only."""
+    # Not str(error): it holds the whole body, which some servers fill with the echoed request.
+    if (error.param or "").startswith("response_format"):
+        return True
+    body = error.body  # the "error" object, or its text (Ollama sends {"error": "..."})
+    message = body.get("message") if isinstance(body, dict) else body
+    return isinstance(message, str) and "response_format" in message
 
 
 def _count(value: object) -> int:

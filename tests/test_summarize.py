@@ -565,6 +565,42 @@ async def test_a_400_on_response_format_is_retried_without_it_and_remembered(
     assert summarizer.calls == llm.calls == 3
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"message": "Unsupported parameter: 'response_format'", "param": None}},
+        {"error": "json: unknown field response_format"},
+    ],
+    ids=["in-the-message", "ollama-error-string"],
+)
+async def test_a_400_naming_response_format_only_in_its_message_is_retried_without_it(
+    llm: FakeLLM, body: dict[str, Any]
+) -> None:
+    llm.fail_next(400, body=body)
+
+    summary = await summarize(llm)
+
+    assert summary.outcome is Outcome.DONE
+    assert ["response_format" in request.json for request in llm.requests] == [True, False]
+
+
+async def test_a_400_that_echoes_the_request_is_not_taken_for_a_json_mode_refusal(
+    llm: FakeLLM,
+) -> None:
+    llm.fail_next(
+        400,
+        body={
+            "error": {"message": "model 'test-model' not found", "type": "x", "param": "model"},
+            "request": {"model": "test-model", "response_format": {"type": "json_object"}},
+        },
+    )
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.FALLBACK, "error")
+    assert llm.calls == 1
+
+
 async def test_another_400_is_not_retried(llm: FakeLLM) -> None:
     llm.fail_next(400, body={"error": {"message": "model not found", "type": "x", "code": None}})
 
