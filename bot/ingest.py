@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -106,11 +107,12 @@ class Ingestor:
         return self._summarizer
 
     async def aclose(self) -> None:
-        """Close the HTTP clients."""
-        await self._http.aclose()
-        await self._summarizer.aclose()
-        if self._arxiv_http is not None:
-            await self._arxiv_http.aclose()
+        """Close the HTTP clients, each even when another one fails to close."""
+        async with contextlib.AsyncExitStack() as clients:
+            clients.push_async_callback(self._http.aclose)
+            clients.push_async_callback(self._summarizer.aclose)
+            if self._arxiv_http is not None:
+                clients.push_async_callback(self._arxiv_http.aclose)
 
     async def run(
         self,
