@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
@@ -75,6 +76,16 @@ class LLMConfig:
             raise ValueError("LLMConfig.timeout must be positive")
         if self.max_tokens < 1:
             raise ValueError("LLMConfig.max_tokens must be positive")
+
+
+def api_base_url(url: str) -> str:
+    """The base URL with "/v1" added when it has no path, as Ollama's "http://host:11434"."""
+    # Every OpenAI-compatible server serves the API under /v1 (OpenRouter's .../api/v1 has a
+    # path and stays as it is); without it every request would get a 404.
+    parts = urlsplit(url.strip())
+    if parts.path.strip("/"):
+        return url
+    return urlunsplit(parts._replace(path="/v1"))
 
 
 class Outcome(enum.StrEnum):
@@ -805,7 +816,7 @@ class Summarizer:
         self._client: openai.AsyncOpenAI | None = None
         if config is not None:
             self._client = openai.AsyncOpenAI(
-                base_url=config.base_url,
+                base_url=api_base_url(config.base_url),
                 api_key=config.api_key or _NO_KEY,
                 timeout=config.timeout,
                 max_retries=config.max_retries,

@@ -194,6 +194,19 @@ async def test_without_an_api_key_local_servers_get_a_placeholder_key_never_the_
     assert llm.requests[0].headers["Authorization"] == "Bearer no-key"
 
 
+@pytest.mark.parametrize("suffix", ["", "/"])
+async def test_a_base_url_without_a_path_reaches_the_api_under_v1(
+    llm: FakeLLM, suffix: str
+) -> None:
+    """LLM_BASE_URL=http://localhost:11434, as Ollama's docs write it, must not 404."""
+    server = llm.url.removesuffix("/v1") + suffix
+
+    summary = await summarize(llm, base_url=server)
+
+    assert summary.outcome is Outcome.DONE
+    assert [request.path for request in llm.requests] == ["/v1/chat/completions"]
+
+
 async def test_openai_account_ids_in_the_environment_are_not_sent(
     llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
