@@ -44,6 +44,7 @@ TEMPERATURE: Final[float] = 0.2
 ABSTRACT_MAX_CHARS: Final[int] = 6000
 """Longer abstracts are cut before prompting: the opening is what a 350-char summary needs."""
 
+_RETRY_WAIT: Final[float] = 8.0  # the openai client's longest backoff between two tries
 _NO_KEY: Final[str] = "no-key"  # openai requires a key; keyless local servers ignore it
 _LOG_CHARS: Final[int] = 300
 _ELLIPSIS: Final[str] = "…"
@@ -65,6 +66,15 @@ class LLMConfig:
     timeout: float = 60  # seconds for one request
     max_retries: int = 2  # the client's retries of timeouts, 429 and 5xx, per request
     max_tokens: int = 1024  # a reasoning model may think, but not at any price
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one paper may spend in the API: both answers, with every retry and wait."""
+        # The timeout bounds each read, not a whole request: a server that keeps a slow answer
+        # alive with whitespace (OpenRouter) or asks for long Retry-After waits would otherwise
+        # hold a concurrency slot for as long as it likes.
+        answer = (self.max_retries + 1) * self.timeout + self.max_retries * _RETRY_WAIT
+        return 2 * answer
 
     def __post_init__(self) -> None:
         """Reject settings that would hang or never call the API."""
@@ -786,6 +796,7 @@ def _content(completion: ChatCompletion) -> str:
 class _Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    seconds: float = 0.0  # spent holding a concurrency slot, against LLMConfig.deadline
 
 
 @dataclass(frozen=True)
@@ -906,6 +917,10 @@ class Summarizer:
             completion = await self._complete(paper, messages, usage)
         except openai.APIError as error:
             return _Attempt("", None, _Rejected(Problem.ERROR, self._describe(error)))
+        except TimeoutError:
+            assert self._config is not None
+            deadline = f"no answer within the paper's {self._config.deadline:g} s"
+            return _Attempt("", None, _Rejected(Problem.ERROR, deadline))
         content = strip_reasoning(_content(completion))
         if not content:
             # OpenRouter reports some upstream failures as an error object in a 200 answer.
@@ -931,8 +946,12 @@ class Summarizer:
         assert config is not None and client is not None
         async with self._semaphore:
             started = time.monotonic()
-            completion = await self._create(client, config, messages)
-            elapsed = time.monotonic() - started
+            try:
+                async with asyncio.timeout(config.deadline - usage.seconds):
+                    completion = await self._create(client, config, messages)
+            finally:
+                elapsed = time.monotonic() - started
+                usage.seconds += elapsed
         counts = getattr(completion, "usage", None)
         prompt_tokens = _count(getattr(counts, "prompt_tokens", 0))
         completion_tokens = _count(getattr(counts, "completion_tokens", 0))

@@ -673,6 +673,24 @@ async def test_persistent_timeouts_fall_back_in_bounded_time(llm: FakeLLM) -> No
     assert time.monotonic() - started < 2.5
 
 
+async def test_a_server_that_keeps_an_answer_alive_frees_the_slot_by_the_papers_deadline(
+    llm: FakeLLM,
+) -> None:
+    """Whitespace every 50 ms never trips the read timeout; the per-paper deadline does."""
+    config = config_for(llm, timeout=0.3, max_retries=0, concurrency=1)
+    llm.trickle_next(30)
+    summarizer = Summarizer(config)
+    started = time.monotonic()
+
+    stuck, next_one = await summarizer.summarize_many([make_paper(0), make_paper(1)])
+    await summarizer.aclose()
+
+    assert config.deadline == 0.6
+    assert (stuck.outcome, stuck.reason) == (Outcome.FALLBACK, "error")
+    assert next_one.outcome is Outcome.DONE
+    assert time.monotonic() - started < 3
+
+
 async def test_an_unreachable_server_falls_back() -> None:
     async with FakeLLM() as gone:
         url = gone.url
