@@ -418,11 +418,18 @@ def fallback_summary(paper: Paper) -> Summary:
 # Numbers
 # --------------------------------------------------------------------------------------------
 
-# "29 036" (space-grouped thousands, also with a no-break or thin space), else digits with
-# "." or "," inside: "3.7", "3,7", "29,036", "1,234.5".
+# Spaces that group thousands: plain, no-break, figure, thin and narrow no-break.
+_GROUP_SPACES: Final = " \u00a0\u2007\u2009\u202f"
+# "29 036" (space-grouped thousands), else digits with "." or "," inside: "3.7", "3,7",
+# "29,036", "1,234.5".
 _NUMBER_RE: Final = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,]\d)|\d+(?:[.,]\d+)*)"
+    rf"(?<![\d.,])(?:\d{{1,3}}(?:[{_GROUP_SPACES}]\d{{3}})+(?![\d.,]\d)|\d+(?:[.,]\d+)*)"
 )
+_NAME_SUFFIX_RE: Final = re.compile(r"[A-Za-z]+")
+# "800 тысяч" in a summary is the abstract's "800,000"; "1,5 млн" its "1.5M".
+_RUSSIAN_SCALE_RE: Final = re.compile(r"[\s\u00a0]*(тыс|млн|миллион|млрд|миллиард)", re.IGNORECASE)
+_RUSSIAN_SCALES: Final = {"тыс": 3, "млн": 6, "миллион": 6, "млрд": 9, "миллиард": 9}
+_NAME_HEAD_RE: Final = re.compile(r"[A-Za-z0-9.-]*$")
 # English number words an abstract may use where a summary has digits ("three tasks").
 _SMALL_NUMBERS: Final = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -458,16 +465,24 @@ def _canonical(value: str) -> str:
         return value
 
 
-def _readings(token: str) -> set[str]:
-    """The values a number may mean: "3,7" is 3.7; "29,036" is 29036 or, in Russian, 29.036."""
-    token = re.sub(r"[ \u00a0\u202f]", "", token)
+def _readings(token: str, *, english: bool) -> set[str]:
+    """The values a number may mean: "3,7" is 3.7; "29,036" is 29036 or, in Russian, 29.036.
+
+    In English text a comma between digit groups only separates thousands: "1,500" is 1500,
+    never 1.5.
+    """
+    token = re.sub(f"[{_GROUP_SPACES}]", "", token)
     if "," in token and "." in token:
         return {_canonical(token.replace(",", ""))}
     if "," in token:
         groups = token.split(",")
-        readings = set()
         if all(len(group) == 3 for group in groups[1:]):
-            readings.add(_canonical("".join(groups)))
+            thousands = _canonical("".join(groups))
+            if english:
+                return {thousands}
+            readings = {thousands}
+        else:
+            readings = set()
         if len(groups) == 2:
             readings.add(_canonical(token.replace(",", ".")))
         return readings or {token}
@@ -476,22 +491,59 @@ def _readings(token: str) -> set[str]:
     return {_canonical(token)}
 
 
+def _in_name(text: str, match: re.Match[str]) -> bool:
+    """Whether a number is part of a name: "GPT-4", "Qwen2.5", not "8B" or "3,7%"."""
+    start = match.start()
+    before = text[start - 1] if start else " "
+    return before.isalpha() or (before == "-" and start > 1 and text[start - 2].isalpha())
+
+
+def _suffix(text: str, match: re.Match[str]) -> str:
+    """The Latin letters right after a number: "o" of "GPT-4o", "B" of "7B"."""
+    suffix = _NAME_SUFFIX_RE.match(text, match.end())
+    return suffix.group(0) if suffix else ""
+
+
+def _values(text: str, match: re.Match[str], *, english: bool) -> set[str]:
+    readings = _readings(match.group(0), english=english)
+    suffix = _suffix(text, match).lower()
+    if english:  # the abstract's "GPT-4o" and "7B" also stand for "4o" and "7b"
+        return readings | {value + suffix for value in readings} if suffix else readings
+    if suffix and _in_name(text, match):
+        # "GPT-4o" and "GPT-4" are different models: a name's number keeps its letters.
+        return {value + suffix for value in readings}
+    scale = _RUSSIAN_SCALE_RE.match(text, match.end())
+    if scale:
+        power = _RUSSIAN_SCALES[scale.group(1).lower()]
+        readings |= {
+            _canonical(str(Decimal(value).scaleb(power)))
+            for value in readings
+            if value.replace(".", "", 1).isdigit()  # not a version such as 1.2.3
+        }
+    return readings
+
+
 def numbers_in(text: str) -> set[str]:
-    """Every value a number in the text may mean, normalised: "9,3 %" and "9.3%" give "9.3"."""
+    """Every value a number in English text may mean, normalised: "9.3%" and "9.3" give "9.3"."""
     found: set[str] = set()
     for match in _NUMBER_RE.finditer(text):
-        found |= _readings(match.group(0))
+        found |= _values(text, match, english=True)
     found |= {str(_NUMBER_WORDS[word.lower()]) for word in _NUMBER_WORD_RE.findall(text)}
     return found
 
 
 def unknown_numbers(summary: str, source: str) -> list[str]:
-    """The numbers of a summary that the source (title and abstract) does not have, in order."""
+    """The numbers of a Russian summary that the English source lacks, in order ("GPT-4o")."""
     known = numbers_in(source)
     unknown: list[str] = []
     for match in _NUMBER_RE.finditer(summary):
+        if _values(summary, match, english=False) & known:
+            continue
         token = match.group(0)
-        if not _readings(token) & known and token not in unknown:
+        if _in_name(summary, match):  # the name says what is wrong: "GPT-4o", not "4"
+            head = _NAME_HEAD_RE.search(summary, 0, match.start())
+            token = (head.group(0) if head else "") + token + _suffix(summary, match)
+        if token not in unknown:
             unknown.append(token)
     return unknown
 

@@ -822,6 +822,13 @@ async def test_token_usage_is_logged_and_totalled(
         ("рост на 9,3 %", "9.3% on DocVQA"),
         ("29 036 изображений", "29,036 images"),
         ("29\u00a0036 изображений", "29,036 images"),
+        ("29\u2009036 изображений", "29,036 images"),  # thin space
+        ("29\u2007036 изображений", "29036 images"),  # figure space
+        ("1,5 млн изображений", "1.5M images"),
+        ("800 тысяч разметок", "800,000 step-level labels"),
+        ("12,5 тыс. задач", "12,500 problems"),
+        ("GPT-4o-mini и Qwen2.5-7B", "GPT-4o-mini and Qwen2.5-7B-Instruct"),
+        ("от 0,5 до 32 млрд, Qwen2.5-Coder-32B", "Qwen2.5-Coder-0.5B, 3B and 32B"),
         ("29,036 изображений", "29036 images"),
         ("на 3 задачах", "on three tasks"),
         ("в 2 раза быстрее", "twice as fast"),
@@ -832,6 +839,31 @@ async def test_token_usage_is_logged_and_totalled(
 )
 def test_numbers_are_compared_after_normalising(summary: str, source: str) -> None:
     assert unknown_numbers(summary, source) == []
+
+
+@pytest.mark.parametrize(
+    ("summary", "source", "unknown"),
+    [
+        ("1,5 млн изображений", "1,500 images", ["1,5"]),  # an English comma groups thousands
+        ("лучше GPT-4o на 3,7%", "beats GPT-4 by 3.7%", ["GPT-4o"]),
+    ],
+)
+def test_a_changed_number_is_found_however_it_is_written(
+    summary: str, source: str, unknown: list[str]
+) -> None:
+    assert unknown_numbers(summary, source) == unknown
+
+
+async def test_a_model_name_changed_in_the_summary_is_asked_about(llm: FakeLLM) -> None:
+    paper = make_paper(abstract="Our 7B model beats GPT-4 by 3.7% on DocVQA.")
+    llm.respond_next(answer(summary_ru="Модель на 7B обходит GPT-4o на 3,7% на DocVQA."))
+    llm.respond_next(answer(summary_ru="Модель на 7B обходит GPT-4 на 3,7% на DocVQA."))
+
+    summary = await summarize(llm, paper)
+
+    assert (summary.outcome, summary.reason) == (Outcome.REASKED, "numbers")
+    assert "GPT-4o" in llm.requests[1].followup
+    assert summary.summary_ru == "Модель на 7B обходит GPT-4 на 3,7% на DocVQA."
 
 
 def test_a_number_the_abstract_lacks_is_found() -> None:
