@@ -4,8 +4,8 @@ The model's answer is never trusted as-is. JSON is dug out of fences, prose and 
 blocks; markup is stripped and HTML entities decoded (the stored text is plain; escaping belongs
 to rendering); tags outside the taxonomy are dropped.  An answer that is too long, has a number
 the abstract lacks, is not Russian or cannot be read is asked for once more, saying what was
-wrong.  Then a too-long answer is cut at a sentence end that keeps the result's numbers, and
-anything else falls back to the English title and the opening sentences of the abstract.
+wrong.  Then a too-long answer loses whole sentences but never the result's, and anything
+else falls back to the English title and the opening sentences of the abstract.
 Requests, retries, Retry-After and error types are the official `openai` client's.
 """
 
@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import functools
 import html
+import itertools
 import json
 import logging
 import re
@@ -103,7 +104,7 @@ class Outcome(enum.StrEnum):
 
     DONE = "done"  # the first answer was good
     REASKED = "re-asked"  # the second answer was good
-    CUT = "cut"  # still too long after asking again: cut at a sentence end
+    CUT = "cut"  # still too long after asking again: sentences dropped, the result kept
     FALLBACK = "fallback"  # the English title and abstract opening
 
 
@@ -376,29 +377,39 @@ def _add_missing_spaces(text: str) -> str:
     )
 
 
-def cut_keeping_result(text: str, limit: int) -> str:
-    """Cut like `cut_at_sentence`, but never drop the first sentence with a standalone number.
+def _sentences(text: str) -> list[str]:
+    bounds = [0, *_sentence_ends(text), len(text)]
+    return [text[a:b].strip() for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
 
-    The prompt puts the result first; when a model still puts it last, the opening sentences
-    are what goes.
+
+def _result_weight(sentence: str) -> int:
+    """How much a sentence looks like the result: its standalone numbers, a percent twice."""
+    numbers = sum(1 for match in _NUMBER_RE.finditer(sentence) if _is_standalone(sentence, match))
+    return numbers + sentence.count("%")
+
+
+def cut_keeping_result(text: str, limit: int) -> str | None:
+    """Drop whole sentences until text fits, never the result's; None if it alone does not fit.
+
+    The result is the sentence with the most numbers (the prompt puts it first, a model may
+    not).  Sentences without numbers go first; the kept ones stay in their order.
     """
     text = text.strip()
-    cut = cut_at_sentence(text, limit)
-    number = next(
-        (match for match in _NUMBER_RE.finditer(text) if _is_standalone(text, match)), None
-    )
-    if number is None or len(cut) == len(text):
-        return cut
-    ends = _sentence_ends(text)
-    sentence_end = next((end for end in ends if end > number.start()), len(text))
-    if not cut.endswith(_ELLIPSIS) and len(cut) >= sentence_end:
-        return cut
-    # The earliest sentence start from which the result sentence still fits: most context.
-    starts = [0, *(end for end in ends if end <= number.start())]
-    start = next(
-        (start for start in starts if len(text[start:sentence_end].strip()) <= limit), starts[-1]
-    )
-    return cut_at_sentence(text[start:], limit)
+    if len(text) <= limit:
+        return text
+    sentences = _sentences(text)
+    weights = [_result_weight(sentence) for sentence in sentences]
+    if not any(weights):
+        return cut_at_sentence(text, limit)
+    result = max(range(len(sentences)), key=lambda index: (weights[index], -index))
+    if len(sentences[result]) > limit:
+        return None  # cut inside, it would lose numbers or read as a stub
+    kept, size = {result}, len(sentences[result])
+    for index in sorted(range(len(sentences)), key=lambda index: (weights[index] == 0, index)):
+        if index not in kept and size + 1 + len(sentences[index]) <= limit:
+            kept.add(index)
+            size += 1 + len(sentences[index])
+    return " ".join(sentences[index] for index in sorted(kept))
 
 
 def fallback_summary(paper: Paper) -> Summary:
@@ -814,12 +825,9 @@ def parse_answer(content: str, paper: Paper) -> Summary:
 
 
 def _summary(draft: _Draft, outcome: Outcome, reason: str = "") -> Summary:
-    summary = draft.summary_ru
-    if len(summary) > SUMMARY_MAX_CHARS:
-        summary = cut_keeping_result(summary, SUMMARY_MAX_CHARS)
     return Summary(
         title_ru=draft.title_ru,
-        summary_ru=summary,
+        summary_ru=draft.summary_ru,
         tags=draft.tags,
         status=SummaryStatus.DONE,
         tag_quotes=draft.tag_quotes,
@@ -953,7 +961,10 @@ class Summarizer:
         for attempt in (second, first):
             if attempt.rejected and attempt.rejected.problem is Problem.TOO_LONG:
                 assert attempt.draft is not None
-                return _summary(attempt.draft, Outcome.CUT, Problem.TOO_LONG.value)
+                cut = cut_keeping_result(attempt.draft.summary_ru, SUMMARY_MAX_CHARS)
+                if cut is not None:
+                    draft = dataclasses.replace(attempt.draft, summary_ru=cut)
+                    return _summary(draft, Outcome.CUT, Problem.TOO_LONG.value)
         return self._fallback(paper, second.rejected.problem, second.rejected)
 
     def _fallback(self, paper: Paper, problem: Problem, why: object = None) -> Summary:

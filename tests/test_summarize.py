@@ -397,6 +397,29 @@ async def test_still_too_long_is_cut_at_a_sentence_end_that_keeps_the_numbers(
     assert llm.calls == 2
 
 
+async def test_a_cut_keeps_the_result_sentence_when_an_earlier_one_has_a_count(
+    llm: FakeLLM,
+) -> None:
+    llm.respond_next(answer(summary_ru=COUNT_FIRST + METHOD * 2 + RESULT), times=2)
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.CUT, "too_long")
+    assert len(summary.summary_ru) <= SUMMARY_MAX_CHARS
+    assert summary.summary_ru.endswith(RESULT)
+
+
+async def test_a_result_too_long_to_fit_alone_ends_in_the_fallback(llm: FakeLLM) -> None:
+    """Cut inside, the result would lose its numbers: the abstract's opening is better."""
+    long_result = "Это даёт +3,7% в среднем по 14 бенчмаркам, " + "и ещё немного " * 30 + "+9,3%."
+    llm.respond_next(answer(summary_ru=METHOD + long_result), times=2)
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.FALLBACK, "too_long")
+    assert summary.summary_ru == fallback_summary(make_paper()).summary_ru
+
+
 async def test_a_number_the_abstract_lacks_is_asked_about_and_a_fixed_answer_kept(
     llm: FakeLLM,
 ) -> None:
@@ -880,15 +903,36 @@ def test_numbers_in_reads_thousands_and_decimal_commas() -> None:
 def test_a_cut_never_drops_the_sentence_with_the_result() -> None:
     cut = cut_keeping_result(LONG_NUMBERS_LAST, SUMMARY_MAX_CHARS)
 
-    assert len(cut) <= SUMMARY_MAX_CHARS
+    assert cut is not None and len(cut) <= SUMMARY_MAX_CHARS
     assert cut.endswith(RESULT)
+
+
+COUNT_FIRST = "Пирамида из 2 уровней строит признаки высокого разрешения. "
+
+
+def test_a_cut_keeps_the_result_not_an_earlier_sentence_with_a_count() -> None:
+    text = COUNT_FIRST + METHOD * 2 + RESULT
+
+    cut = cut_keeping_result(text, SUMMARY_MAX_CHARS)
+
+    assert cut is not None and len(cut) <= SUMMARY_MAX_CHARS
+    assert cut.startswith(COUNT_FIRST.strip())  # numbers outrank method sentences too
+    assert cut.endswith(RESULT)
+
+
+def test_a_result_sentence_longer_than_the_limit_is_not_cut_inside() -> None:
+    long_result = "Это даёт +3,7% в среднем по 14 бенчмаркам, " + "и ещё немного " * 30 + "+9,3%."
+
+    assert cut_keeping_result(METHOD + long_result, SUMMARY_MAX_CHARS) is None
 
 
 def test_a_cut_of_a_result_first_summary_is_a_plain_sentence_cut() -> None:
     text = RESULT + " " + METHOD * 3
 
-    assert cut_keeping_result(text, SUMMARY_MAX_CHARS) == cut_at_sentence(text, SUMMARY_MAX_CHARS)
-    assert cut_keeping_result(text, SUMMARY_MAX_CHARS).startswith(RESULT)
+    cut = cut_keeping_result(text, SUMMARY_MAX_CHARS)
+
+    assert cut == cut_at_sentence(text, SUMMARY_MAX_CHARS)
+    assert cut.startswith(RESULT)
 
 
 # --- fallback and text helpers --------------------------------------------------------------
