@@ -660,8 +660,8 @@ def _correction(problem: Problem, detail: str) -> str:
         )
     if problem is Problem.NUMBERS:
         return (
-            f"В summary_ru есть числа, которых нет в аннотации: {detail}. Оставь только факты и "
-            f"числа из аннотации. {same_json}"
+            f"В ответе есть числа, которых нет в аннотации: {detail}. Оставь в title_ru и "
+            f"summary_ru только факты и числа из аннотации. {same_json}"
         )
     if problem is Problem.ENGLISH:
         return (
@@ -799,11 +799,27 @@ def _read(content: str) -> _Draft:
     )
 
 
-def _check(draft: _Draft, source: str) -> None:
-    """Raise _Rejected for a summary that is not Russian, invents numbers or is too long."""
+TITLE_CYRILLIC: Final[float] = 0.3
+"""Titles keep more Latin names than summaries, so less of them needs to be Cyrillic."""
+
+
+def _title_is_russian(title: str, paper_title: str) -> bool:
+    """Whether a title is Russian, the English title's own words (names) not counted."""
+    names = {word.lower() for word in _WORD_RE.findall(paper_title)}
+    words = [word for word in _WORD_RE.findall(title) if word.lower() not in names]
+    # Nothing but the paper's words: its name as it is ("Mistral 7B"), as good as the fallback.
+    return not words or is_mostly_cyrillic(" ".join(words), TITLE_CYRILLIC)
+
+
+def _check(draft: _Draft, paper: Paper) -> None:
+    """Raise _Rejected for an answer that is not Russian, invents numbers or is too long."""
     if not is_mostly_cyrillic(draft.summary_ru):
         raise _Rejected(Problem.ENGLISH, f"{draft.summary_ru:.{_LOG_CHARS}}")
-    unknown = unknown_numbers(draft.summary_ru, source)
+    if not _title_is_russian(draft.title_ru, paper.title):
+        raise _Rejected(Problem.ENGLISH, f"title: {draft.title_ru:.{_LOG_CHARS}}")
+    source = _source(paper)
+    unknown = unknown_numbers(draft.title_ru, source)
+    unknown += [n for n in unknown_numbers(draft.summary_ru, source) if n not in unknown]
     if unknown:
         raise _Rejected(Problem.NUMBERS, ", ".join(unknown))
     if len(draft.summary_ru) > SUMMARY_MAX_CHARS:
@@ -818,7 +834,7 @@ def parse_answer(content: str, paper: Paper) -> Summary:
     """Validate one answer about a paper into a DONE Summary; raise ValueError if unusable."""
     try:
         draft = _read(content)
-        _check(draft, _source(paper))
+        _check(draft, paper)
     except _Rejected as rejected:
         raise ValueError(str(rejected)) from None
     return _summary(draft, Outcome.DONE)
@@ -996,7 +1012,7 @@ class Summarizer:
         except _Rejected as rejected:
             return _Attempt(content, None, rejected)
         try:
-            _check(draft, _source(paper))
+            _check(draft, paper)
         except _Rejected as rejected:
             return _Attempt(content, draft, rejected)
         return _Attempt(content, draft, None)

@@ -445,6 +445,47 @@ async def test_a_number_the_abstract_still_lacks_ends_in_the_fallback(llm: FakeL
     assert llm.calls == 2
 
 
+async def test_a_title_with_numbers_the_abstract_lacks_is_asked_about_then_falls_back(
+    llm: FakeLLM,
+) -> None:
+    llm.respond_next(answer(title_ru="LLaVA-UHD v2 обходит GPT-5 на 42%"), times=2)
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.FALLBACK, "numbers")
+    assert summary.title_ru == LLAVA_TITLE
+    assert "GPT-5, 42" in llm.requests[1].followup
+    assert "title_ru" in llm.requests[1].followup
+
+
+async def test_an_english_title_is_asked_again_in_russian(llm: FakeLLM) -> None:
+    llm.respond_next(answer(title_ru="LLaVA-UHD v2 beats every rival at seeing fine details"))
+    llm.respond_next(answer())
+
+    summary = await summarize(llm)
+
+    assert (summary.outcome, summary.reason) == (Outcome.REASKED, "english")
+    assert summary.title_ru == RUSSIAN_TITLE
+    assert "на русском" in llm.requests[1].followup
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "LLaVA-UHD v2",
+        "LLaVA-UHD v2: пирамида признаков для MLLM через Hierarchical Window Transformer",
+    ],
+)
+async def test_a_title_of_the_papers_own_names_is_russian_enough(llm: FakeLLM, title: str) -> None:
+    """Titles keep model and method names in Latin; a bare name is a title too ("Mistral 7B")."""
+    llm.respond_next(answer(title_ru=title))
+
+    summary = await summarize(llm)
+
+    assert summary.outcome is Outcome.DONE
+    assert summary.title_ru == title
+
+
 async def test_an_english_answer_is_asked_again_in_russian(llm: FakeLLM) -> None:
     llm.respond_next(answer(summary_ru="A 3.7% boost across 14 benchmarks and 9.3% on DocVQA."))
     llm.respond_next(answer())
