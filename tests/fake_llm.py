@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import html
 import itertools
 import json
 import re
@@ -123,17 +124,17 @@ class _Respond:
 
 
 def paper_title(user_message: str) -> str:
-    """The title line of a user prompt, else its first line."""
+    """The title line of a user prompt (unescaped, as a model reads it), else its first line."""
     match = _TITLE_RE.search(user_message)
     if match:
-        return match.group(1)
+        return html.unescape(match.group(1))
     return user_message.strip().splitlines()[0] if user_message.strip() else "статья"
 
 
 def paper_abstract(user_message: str) -> str:
-    """The abstract of a user prompt ("" when there is none)."""
+    """The abstract of a user prompt, unescaped ("" when there is none)."""
     match = _ABSTRACT_RE.search(user_message)
-    return match.group(1) if match else ""
+    return html.unescape(match.group(1)) if match else ""
 
 
 def default_tags(text: str) -> list[JSONDict]:
