@@ -521,17 +521,6 @@ async def test_a_title_with_numbers_the_abstract_lacks_is_asked_about_then_falls
     assert "title_ru" in llm.requests[1].followup
 
 
-async def test_an_english_title_is_asked_again_in_russian(llm: FakeLLM) -> None:
-    llm.respond_next(answer(title_ru="LLaVA-UHD v2 beats every rival at seeing fine details"))
-    llm.respond_next(answer())
-
-    summary = await summarize(llm)
-
-    assert (summary.outcome, summary.reason) == (Outcome.REASKED, "english")
-    assert summary.title_ru == RUSSIAN_TITLE
-    assert "на русском" in llm.requests[1].followup
-
-
 @pytest.mark.parametrize(
     "title",
     [
@@ -549,13 +538,24 @@ async def test_a_title_of_the_papers_own_names_is_russian_enough(llm: FakeLLM, t
     assert summary.title_ru == title
 
 
-async def test_an_english_answer_is_asked_again_in_russian(llm: FakeLLM) -> None:
-    llm.respond_next(answer(summary_ru="A 3.7% boost across 14 benchmarks and 9.3% on DocVQA."))
+@pytest.mark.parametrize(
+    "english",
+    [
+        {"summary_ru": "A 3.7% boost across 14 benchmarks and 9.3% on DocVQA."},
+        {"title_ru": "LLaVA-UHD v2 beats every rival at seeing fine details"},
+    ],
+    ids=["summary", "title"],
+)
+async def test_an_english_answer_is_asked_again_in_russian(
+    llm: FakeLLM, english: dict[str, str]
+) -> None:
+    llm.respond_next(answer(**english))
     llm.respond_next(answer())
 
     summary = await summarize(llm)
 
     assert (summary.outcome, summary.reason) == (Outcome.REASKED, "english")
+    assert (summary.title_ru, summary.summary_ru) == (RUSSIAN_TITLE, RUSSIAN_SUMMARY)
     assert "на русском" in llm.requests[1].followup
     assert llm.calls == 2
 
