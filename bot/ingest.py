@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -117,14 +118,17 @@ class Ingestor:
         return self._summarizer
 
     async def aclose(self) -> None:
-        """Close the HTTP clients and the tagging process."""
-        if self._tagger is not None:
-            await asyncio.to_thread(self._tagger.shutdown, cancel_futures=True)
-            self._tagger = None
-        await self._http.aclose()
-        await self._summarizer.aclose()
-        if self._arxiv_http is not None:
-            await self._arxiv_http.aclose()
+        """Close the HTTP clients and the tagging process, each even when another fails to."""
+        async with contextlib.AsyncExitStack() as resources:
+            resources.push_async_callback(self._http.aclose)
+            resources.push_async_callback(self._summarizer.aclose)
+            if self._arxiv_http is not None:
+                resources.push_async_callback(self._arxiv_http.aclose)
+            if self._tagger is not None:
+                tagger, self._tagger = self._tagger, None
+                resources.push_async_callback(
+                    asyncio.to_thread, tagger.shutdown, cancel_futures=True
+                )
 
     async def run(
         self,

@@ -14,6 +14,8 @@ Scripting, consumed by the next requests in arrival order:
 * ``respond_body_next(body)``: a whole response body as it is (the ``tests/fixtures/llm_*.json``
   shapes of other servers);
 * ``delay_next(5)``: sleep before answering (to provoke client timeouts);
+* ``trickle_next(30)``: send a space every 0.05 s for that long before the answer, as OpenRouter
+  keeps a slow request alive (no read timeout ever fires);
 * ``latency``: a delay added to every request (0 by default);
 * ``refuses_response_format``: every request with ``response_format`` gets a 400 naming it, as
   some OpenAI-compatible servers answer.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import html
 import itertools
 import json
 import re
@@ -121,17 +124,17 @@ class _Respond:
 
 
 def paper_title(user_message: str) -> str:
-    """The title line of a user prompt, else its first line."""
+    """The title line of a user prompt (unescaped, as a model reads it), else its first line."""
     match = _TITLE_RE.search(user_message)
     if match:
-        return match.group(1)
+        return html.unescape(match.group(1))
     return user_message.strip().splitlines()[0] if user_message.strip() else "статья"
 
 
 def paper_abstract(user_message: str) -> str:
-    """The abstract of a user prompt ("" when there is none)."""
+    """The abstract of a user prompt, unescaped ("" when there is none)."""
     match = _ABSTRACT_RE.search(user_message)
-    return match.group(1) if match else ""
+    return html.unescape(match.group(1)) if match else ""
 
 
 def default_tags(text: str) -> list[JSONDict]:
@@ -196,6 +199,7 @@ class FakeLLM(FakeServer):
         self.max_in_flight = 0
         self._actions: collections.deque[_Raw | _Respond] = collections.deque()
         self._delays: collections.deque[float] = collections.deque()
+        self._trickles: collections.deque[float] = collections.deque()
         self._ids = itertools.count(1)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -232,10 +236,15 @@ class FakeLLM(FakeServer):
         """Sleep `seconds` (on top of `latency`) before answering the next `times` requests."""
         self._delays.extend(seconds for _ in range(times))
 
+    def trickle_next(self, seconds: float, times: int = 1) -> None:
+        """Keep the next `times` responses alive with a space every 0.05 s for `seconds`."""
+        self._trickles.extend(seconds for _ in range(times))
+
     def reset(self) -> None:
         """Forget scripted actions and recorded requests."""
         self._actions.clear()
         self._delays.clear()
+        self._trickles.clear()
         self.requests.clear()
         self.max_in_flight = self.in_flight
 
@@ -261,15 +270,36 @@ class FakeLLM(FakeServer):
         self.requests.append(request)
         # Scripted actions are taken in arrival order, before any sleeping.
         delay = self._delays.popleft() if self._delays else 0.0
+        trickle = self._trickles.popleft() if self._trickles else 0.0
         action = self._actions.popleft() if self._actions else None
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if delay + self.latency > 0:
                 await asyncio.sleep(delay + self.latency)
-            return self._respond(request, action)
+            response = self._respond(request, action)
+            if trickle > 0:
+                return await self._trickle(http_request, response, trickle)
+            return response
         finally:
             self.in_flight -= 1
+
+    async def _trickle(
+        self, http_request: web.Request, response: web.Response, seconds: float
+    ) -> web.StreamResponse:
+        """Send `response` after `seconds` of spaces (JSON allows leading whitespace)."""
+        stream = web.StreamResponse(status=response.status)
+        stream.content_type = "application/json"
+        await stream.prepare(http_request)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await stream.write(b" ")
+            await asyncio.sleep(0.05)
+        body = response.body
+        assert isinstance(body, bytes | bytearray)
+        await stream.write(bytes(body))
+        await stream.write_eof()
+        return stream
 
     def _respond(self, request: RecordedRequest, action: _Raw | _Respond | None) -> web.Response:
         if isinstance(action, _Raw):

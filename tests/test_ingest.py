@@ -298,6 +298,28 @@ async def test_hostile_llm_answers_are_stored_as_plain_text(db_url, sources, llm
         assert len(summary) <= 350 and summary.endswith(".")
 
 
+async def test_closing_closes_every_client_even_when_one_fails(db_url, sources, llm):
+    class BrokenClose(Summarizer):
+        async def aclose(self) -> None:
+            raise RuntimeError("connection pool broken")
+
+    engine = create_engine(db_url)
+    ingestor = Ingestor(
+        settings=settings_for(db_url, sources, llm),
+        sessionmaker=create_sessionmaker(engine),
+        clock=lambda: NOW,
+        summarizer=BrokenClose(None),
+    )
+    ingestor._arxiv_source()  # the arXiv client exists once arXiv was read
+
+    with pytest.raises(RuntimeError, match="connection pool broken"):
+        await ingestor.aclose()
+    await engine.dispose()
+
+    assert ingestor._http.is_closed
+    assert ingestor._arxiv_http is not None and ingestor._arxiv_http.is_closed
+
+
 async def test_the_cli_ingests_a_day_and_exits_non_zero_when_a_source_failed(
     tmp_path, sources, llm
 ):
