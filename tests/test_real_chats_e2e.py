@@ -7,7 +7,9 @@ Who may change what (getChatMember), channel posts without ``from``, the bot's o
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ class World:
     telegram: FakeTelegram
     clock: Clock
     app: DigestApp
+    sources: FakeSources
 
     async def ingest(self) -> None:
         await self.app.bot_data.services.ingestor.run([DAY], [Source.HF])
@@ -96,7 +99,7 @@ async def world(db_url: str) -> AsyncIterator[World]:
             telegram.set_chat_member_status(chat_id, ADMIN, "administrator")
             telegram.set_chat_member_status(chat_id, READER, "member")
         async with running_bot(settings, clock=clock) as app:
-            yield World(telegram, clock, app)
+            yield World(telegram, clock, app, sources)
 
 
 def tag_button(message: SentMessage, tag: str) -> str:
@@ -399,10 +402,25 @@ async def test_after_todays_digest_a_later_time_today_means_tomorrow(world: Worl
     await tick(world.app)
     assert len(world.telegram.messages_to(user)) == count
 
-    world.clock.now = dt.datetime(2024, 12, 20, 7, 0, 5, tzinfo=dt.UTC)  # 10:00 tomorrow
     async with world.app.bot_data.services.sessionmaker() as session:
         chat = await chats.get_chat(session=session, chat_id=user)
     assert chat is not None and chat.next_digest_at == dt.datetime(2024, 12, 20, 7, tzinfo=dt.UTC)
+
+    # Tomorrow brings a new paper, and at 10:00 it comes.
+    items = json.loads(FIXTURE.read_text("utf-8"))
+    fresh = copy.deepcopy(items[0])
+    fresh["paper"]["id"] = "2412.20001"
+    fresh["paper"]["title"] = "A Multimodal Large Language Model That Reads Tables"
+    world.sources.hf_days[DAY + dt.timedelta(days=1)] = [fresh]
+    world.clock.now = dt.datetime(2024, 12, 20, 4, 0, tzinfo=dt.UTC)
+    await world.app.bot_data.services.ingestor.run([DAY + dt.timedelta(days=1)], [Source.HF])
+    world.clock.now = dt.datetime(2024, 12, 20, 6, 59, tzinfo=dt.UTC)  # 09:59: not yet
+    await tick(world.app)
+    assert len(world.telegram.messages_to(user)) == count
+    world.clock.now = dt.datetime(2024, 12, 20, 7, 0, 5, tzinfo=dt.UTC)  # 10:00 tomorrow
+    await tick(world.app)
+    [digest] = world.telegram.messages_to(user)[count:]
+    assert digest.plain.startswith("☀️ Дайджест на 20 декабря · #mllm · 1 статья")
 
 
 # --- one busy chat never stalls the others ----------------------------------------------
@@ -421,7 +439,7 @@ async def test_a_chat_flooding_during_its_long_digest_does_not_delay_another_cha
             telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url, digest_max_papers=50
         )
         async with running_bot(settings, clock=clock) as app:
-            world = World(telegram, clock, app)
+            world = World(telegram, clock, app, sources)
             await world.say(busy, "/subscribe mllm")
             await world.say(other, "/start")
             await world.ingest()
