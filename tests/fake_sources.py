@@ -28,19 +28,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 import json
 import re
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from tests.fake_server import FakeServer
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HF_PATH = "/api/daily_papers"
+# One item of HF's daily_papers answer, as JSON.
+JSONItem = dict[str, Any]
 ARXIV_PATH = "/api/query"
 
 EMPTY_ARXIV_FEED = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -202,3 +208,23 @@ def _arxiv_page(feed: bytes, start: int, size: int) -> bytes:
     head = _START_INDEX.sub(rb"\g<1>%d\g<2>" % start, head)
     head = _PER_PAGE.sub(rb"\g<1>%d\g<2>" % size, head)
     return head + b"".join(m.group() for m in entries[start : start + size]) + tail
+
+
+def hf_day(titles: Sequence[str], *, first_id: str, abstract: str | None = None) -> list[JSONItem]:
+    """A day of HF Daily Papers items in HF's response format, one per title, best first.
+
+    Each is a copy of the real fixture's first item with its own arXiv id (``first_id`` counted
+    up, e.g. "2412.30000"), title and, if given, abstract; upvotes fall in the given order.
+    """
+    item = json.loads((FIXTURES / "hf_daily_2024-12-19.json").read_text("utf-8"))[0]
+    prefix, number = first_id.split(".")
+    papers = []
+    for n, title in enumerate(titles):
+        paper = copy.deepcopy(item)
+        paper["paper"]["id"] = f"{prefix}.{int(number) + n}"
+        paper["paper"]["title"] = paper["title"] = title
+        if abstract is not None:
+            paper["paper"]["summary"] = paper["summary"] = abstract
+        paper["paper"]["upvotes"] = len(titles) - n
+        papers.append(paper)
+    return papers

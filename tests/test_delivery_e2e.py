@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import json
 import logging
@@ -24,7 +23,7 @@ from storage.chats import get_chat
 from storage.models import Chat
 from tests.broadcast import papers_in
 from tests.fake_llm import FakeLLM
-from tests.fake_sources import FakeSources
+from tests.fake_sources import FakeSources, hf_day
 from tests.fake_telegram import FakeTelegram, RateLimit
 from tests.harness import TOKEN, Clock, make_settings, running_bot, tick
 
@@ -88,11 +87,9 @@ async def test_a_subscriber_gets_exactly_their_papers_at_their_minute_once(world
     assert "завтра в 08:57" in reply
 
     # The next day only the new papers come.
-    items: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))
-    fresh = copy.deepcopy(items[0])
-    fresh["paper"]["id"] = "2412.20000"
-    fresh["paper"]["title"] = "A New Multimodal Large Language Model for Charts"
-    sources.hf_days[DAY + dt.timedelta(days=1)] = [fresh]
+    sources.hf_days[DAY + dt.timedelta(days=1)] = hf_day(
+        ["A New Multimodal Large Language Model for Charts"], first_id="2412.20000"
+    )
     clock.now = dt.datetime(2024, 12, 20, 4, 0, tzinfo=dt.UTC)
     await app.bot_data.services.ingestor.run([DAY + dt.timedelta(days=1)], [Source.HF])
     count = len(telegram.messages_to(READER))
@@ -162,16 +159,8 @@ HOSTILE_ABSTRACT = (
 
 def hostile_day(count: int) -> list[dict[str, Any]]:
     """A day of papers whose every text field is hostile to HTML, in HF's response format."""
-    items: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))
-    papers = []
-    for n in range(count):
-        item = copy.deepcopy(items[0])
-        item["paper"]["id"] = f"2412.{30000 + n}"
-        item["paper"]["title"] = item["title"] = HOSTILE_TITLE.format(n=n)
-        item["paper"]["summary"] = item["summary"] = HOSTILE_ABSTRACT
-        item["paper"]["upvotes"] = count - n
-        papers.append(item)
-    return papers
+    titles = [HOSTILE_TITLE.format(n=n) for n in range(count)]
+    return hf_day(titles, first_id="2412.30000", abstract=HOSTILE_ABSTRACT)
 
 
 async def test_forty_hostile_papers_arrive_as_valid_html_within_the_length_limit(db_url: str):
@@ -226,13 +215,11 @@ async def test_each_zone_gets_its_digest_at_its_own_nine_across_the_new_york_dst
     zones = {601: "Europe/Moscow", 602: "Asia/Vladivostok", 603: "America/New_York"}
     clock = Clock(dt.datetime(2024, 10, 31, 12, 0, tzinfo=dt.UTC))
     days = [dt.date(2024, 11, d) for d in range(1, 6)]
-    item = json.loads(FIXTURE.read_text("utf-8"))[0]
     async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
         for n, day in enumerate(days):
-            fresh = copy.deepcopy(item)
-            fresh["paper"]["id"] = f"2411.{40000 + n}"
-            fresh["paper"]["title"] = f"Multimodal Large Language Model, part {n}"
-            sources.hf_days[day] = [fresh]
+            sources.hf_days[day] = hf_day(
+                [f"Multimodal Large Language Model, part {n}"], first_id=f"2411.{40000 + n}"
+            )
         settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url)
         async with running_bot(settings, clock=clock) as app:
             for chat, name in zones.items():
@@ -304,15 +291,8 @@ async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(
 
 def mllm_day(count: int) -> list[dict[str, Any]]:
     """A day of ``count`` multimodal papers, more than one digest message holds."""
-    item = json.loads(FIXTURE.read_text("utf-8"))[0]
-    papers = []
-    for n in range(count):
-        paper = copy.deepcopy(item)
-        paper["paper"]["id"] = f"2412.{50000 + n}"
-        paper["paper"]["title"] = paper["title"] = f"Multimodal Large Language Model, part {n}"
-        paper["paper"]["upvotes"] = count - n
-        papers.append(paper)
-    return papers
+    titles = [f"Multimodal Large Language Model, part {n}" for n in range(count)]
+    return hf_day(titles, first_id="2412.50000")
 
 
 async def test_a_message_telegram_took_but_answered_late_is_not_sent_again(db_url: str):

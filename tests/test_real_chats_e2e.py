@@ -7,9 +7,7 @@ Who may change what (getChatMember), channel posts without ``from``, the bot's o
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from content.models import Source
 from storage import chats, subscriptions
 from storage.models import Chat
 from tests.fake_llm import FakeLLM
-from tests.fake_sources import FakeSources
+from tests.fake_sources import FakeSources, hf_day
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.harness import TOKEN, Clock, make_settings, running_bot, tick
 
@@ -407,11 +405,9 @@ async def test_after_todays_digest_a_later_time_today_means_tomorrow(world: Worl
     assert chat is not None and chat.next_digest_at == dt.datetime(2024, 12, 20, 7, tzinfo=dt.UTC)
 
     # Tomorrow brings a new paper, and at 10:00 it comes.
-    items = json.loads(FIXTURE.read_text("utf-8"))
-    fresh = copy.deepcopy(items[0])
-    fresh["paper"]["id"] = "2412.20001"
-    fresh["paper"]["title"] = "A Multimodal Large Language Model That Reads Tables"
-    world.sources.hf_days[DAY + dt.timedelta(days=1)] = [fresh]
+    world.sources.hf_days[DAY + dt.timedelta(days=1)] = hf_day(
+        ["A Multimodal Large Language Model That Reads Tables"], first_id="2412.20001"
+    )
     world.clock.now = dt.datetime(2024, 12, 20, 4, 0, tzinfo=dt.UTC)
     await world.app.bot_data.services.ingestor.run([DAY + dt.timedelta(days=1)], [Source.HF])
     world.clock.now = dt.datetime(2024, 12, 20, 6, 59, tzinfo=dt.UTC)  # 09:59: not yet
