@@ -39,13 +39,15 @@ class SendKind(enum.StrEnum):
 
 
 class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
-    """PTB's AIORateLimiter for every request, plus per-chat pacing of bulk sends.
+    """Broadcasts keep to the message budget, and replies share it while one goes out.
 
-    Replies and digests draw on one overall budget, because Telegram counts them together:
-    a reply on top of a full-speed broadcast would earn a 429 that stalls both. A reply still
-    never waits long, since delivery keeps only a few sends in flight (bot.delivery.SENDERS)
-    and the budget's queue is first come, first served. Bulk sends to one private chat are
-    paced as well; AIORateLimiter paces groups only.
+    Telegram's overall limit is about bulk sending, and it counts replies sent meanwhile
+    too: a reply on top of a full-speed broadcast would earn a 429 that stalls both. So while
+    a broadcast is under way, replies draw on its budget; a reply still never waits long,
+    since delivery keeps only a few sends in flight (bot.delivery.SENDERS) and the budget's
+    queue is first come, first served. With no broadcast, replies are not held back. PTB's
+    AIORateLimiter paces groups and honours retry_after for everything; bulk sends to one
+    private chat are paced here too.
     """
 
     def __init__(
@@ -56,9 +58,9 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
-        self._limiter = AIORateLimiter(
-            overall_max_rate=messages_per_second, max_retries=max_retries
-        )
+        self._limiter = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
+        self._budget = AsyncLimiter(messages_per_second, 1)
+        self._broadcasting = 0  # bulk sends waiting or in flight
         self._chats: dict[int, AsyncLimiter] = {}
 
     async def initialize(self) -> None:
@@ -82,11 +84,19 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         broadcast = rate_limit_args is SendKind.BROADCAST
         if self._metrics is not None:
             callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
-        chat_id = data.get("chat_id")
-        if broadcast and isinstance(chat_id, int) and chat_id > 0:
-            async with self._chat_limiter(chat_id):
-                pass
-        return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
+        if not broadcast:
+            if self._broadcasting and endpoint in _MESSAGE_ENDPOINTS:
+                await self._budget.acquire()
+            return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
+        self._broadcasting += 1
+        try:
+            chat_id = data.get("chat_id")
+            if isinstance(chat_id, int) and chat_id > 0:
+                await self._chat_limiter(chat_id).acquire()
+            await self._budget.acquire()
+            return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
+        finally:
+            self._broadcasting -= 1
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.get(chat_id)

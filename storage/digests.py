@@ -206,6 +206,12 @@ async def compose(
         id_range=(pool[0], pool[-1]),
     )
 
+    # Each tag's papers as positions in the ranking: a tag set's papers are the union of its
+    # tags' lists, so the cost follows the papers that match, not all candidates.
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, paper in enumerate(ranked):
+        for tag in paper.tags:
+            positions[tag].append(position)
     # Chats that follow the same tags share one ranked list of matching papers; only what
     # a chat already received is subtracted per chat.
     by_tag_set: dict[frozenset[str], list[int]] = defaultdict(list)
@@ -214,7 +220,8 @@ async def compose(
             by_tag_set[tag_set].append(chat_id)
     limit = max(max_papers, 0)
     for tag_set, chat_ids in by_tag_set.items():
-        matching = [paper for paper in ranked if not tag_set.isdisjoint(paper.tags)]
+        found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
+        matching = [ranked[position] for position in sorted(found)]
         shared = _cap(matching, limit)
         for chat_id in chat_ids:
             received = delivered.get(chat_id)
