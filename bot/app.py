@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ def webhook_config(settings: Settings) -> WebhookConfig | None:
 def run(app: DigestApp) -> None:
     """Serve updates until SIGINT or SIGTERM: the webhook when configured, else long polling."""
     hook = webhook_config(app.bot_data.services.settings)
+    # What start-up built lives as long as the process; frozen, the collector's full passes
+    # skip it instead of pausing every reply in flight to re-scan it.
+    gc.freeze()
     if hook is None:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
         return
