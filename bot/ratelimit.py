@@ -86,17 +86,27 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
             callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
         if not broadcast:
             if self._broadcasting and endpoint in _MESSAGE_ENDPOINTS:
-                await self._budget.acquire()
+                callback = self._budgeted(callback)
             return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
         self._broadcasting += 1
         try:
             chat_id = data.get("chat_id")
             if isinstance(chat_id, int) and chat_id > 0:
                 await self._chat_limiter(chat_id).acquire()
-            await self._budget.acquire()
-            return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
+            return await self._limiter.process_request(
+                self._budgeted(callback), args, kwargs, endpoint, data, None
+            )
         finally:
             self._broadcasting -= 1
+
+    def _budgeted(self, request: Request) -> Request:
+        """The request, taking its share of the budget on every attempt, retries included."""
+
+        async def call(*args: Any, **kwargs: Any) -> bool | JSONDict | list[JSONDict]:
+            await self._budget.acquire()
+            return await request(*args, **kwargs)
+
+        return call
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.get(chat_id)
