@@ -93,6 +93,14 @@ def view(paper: DigestPaper) -> PaperView:
     )
 
 
+async def move_chat(services: Services, *, old_id: int, new_id: int) -> None:
+    """Move a group that became a supergroup, with everything it had, to its new id."""
+    async with services.sessionmaker() as session, session.begin():
+        moved = await chats.migrate_chat(session=session, old_id=old_id, new_id=new_id)
+    if moved:
+        log.info("chat %s became supergroup %s; its settings and history moved", old_id, new_id)
+
+
 def never_reached_telegram(exc: BaseException) -> bool:
     """Whether a send failed before its request reached Telegram, so resending is safe."""
     # PTB raises NetworkError (TimedOut among them) from the transport's exception; any
@@ -236,7 +244,7 @@ class Deliverer:
                 # The group became a supergroup: everything, this run included, moves to
                 # the new id, and the digest goes on there after what was delivered.
                 chat_id = moved.new_chat_id
-                await self._migrate(chat.chat_id, chat_id)
+                await move_chat(self._services, old_id=chat.chat_id, new_id=chat_id)
                 run = replace(run, chat_id=chat_id)
                 sent = await self.send(chat_id, chat.tags, digest, today, run=run)
             # Not "report.messages += await ...": that reads the counter before the await.
@@ -272,11 +280,6 @@ class Deliverer:
                 due_at=chat.next_digest_at,
                 next_digest_at=following,
             )
-
-    async def _migrate(self, old_id: int, new_id: int) -> None:
-        async with self._services.sessionmaker() as session, session.begin():
-            await chats.migrate_chat(session=session, old_id=old_id, new_id=new_id)
-        log.info("delivery: chat %d became supergroup %d; its digest goes on there", old_id, new_id)
 
     async def send(
         self,

@@ -151,12 +151,10 @@ async def upcoming_digest(
     return when
 
 
-async def migrate_chat(ctx: AppContext, *, old_id: int, new_id: int) -> None:
-    """Move a group that became a supergroup, with everything it had, to its new id."""
+async def deactivate(ctx: AppContext, chat_id: int) -> None:
+    """Mark a chat the bot can no longer write to: no digest is attempted there."""
     async with ctx.session() as session, session.begin():
-        moved = await chats.migrate_chat(session=session, old_id=old_id, new_id=new_id)
-    if moved:
-        log.info("chat %s became supergroup %s; its settings moved", old_id, new_id)
+        await chats.set_active(session=session, chat_id=chat_id, active=False)
 
 
 def command_args(ctx: AppContext) -> str:

@@ -10,8 +10,8 @@ from telegram.error import ChatMigrated, Forbidden, TelegramError
 
 from bot import texts
 from bot.context import AppContext
-from bot.handlers.common import migrate_chat
-from storage import chats
+from bot.delivery import move_chat
+from bot.handlers.common import deactivate
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ async def on_error(update: object, ctx: AppContext) -> None:
     if chat is not None and isinstance(error, Forbidden):
         # Blocked, removed, or not allowed to post: the chat hears nothing more from us.
         log.info("update %s: chat %s refused the reply (%s)", update_id, chat.id, error.message)
-        await _deactivate(ctx, chat.id)
+        await deactivate(ctx, chat.id)
         if isinstance(update, Update) and update.callback_query is not None:
             # Answering a press writes nothing to the chat; it stops the button's spinner.
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
         return
     if chat is not None and isinstance(error, ChatMigrated):
-        await migrate_chat(ctx, old_id=chat.id, new_id=error.new_chat_id)
+        await move_chat(ctx.services, old_id=chat.id, new_id=error.new_chat_id)
         return
     log.error("update %s failed", update_id, exc_info=error)
     if not isinstance(update, Update):
@@ -44,11 +44,6 @@ async def on_error(update: object, ctx: AppContext) -> None:
             await update.effective_message.reply_html(texts.ERROR)
     except Forbidden:
         if chat is not None:
-            await _deactivate(ctx, chat.id)
+            await deactivate(ctx, chat.id)
     except TelegramError:
         log.warning("could not tell chat about failed update %s", update_id, exc_info=True)
-
-
-async def _deactivate(ctx: AppContext, chat_id: int) -> None:
-    async with ctx.session() as session, session.begin():
-        await chats.set_active(session=session, chat_id=chat_id, active=False)

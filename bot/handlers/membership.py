@@ -13,7 +13,8 @@ from telegram.ext import JobQueue
 
 from bot import texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, migrate_chat
+from bot.delivery import move_chat
+from bot.handlers.common import chat_unit, deactivate
 from storage import chats, subscriptions
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ async def my_chat_member(update: Update, ctx: AppContext) -> None:
     old, new = change.old_chat_member, change.new_chat_member
     if not _can_post(new, chat.type):
         # Blocked, removed, or muted: no digest is attempted until this changes.
-        async with ctx.session() as session, session.begin():
-            await chats.set_active(session=session, chat_id=chat.id, active=False)
+        await deactivate(ctx, chat.id)
         log.info("chat %s: the bot can no longer post there (%s)", chat.id, new.status)
         return
     # Unblocked, or added (again): the chat is reachable; chat_unit records and reactivates it.
@@ -73,8 +73,7 @@ async def _greet(ctx: AppContext) -> None:
     try:
         await ctx.bot.send_message(chat_id, text)
     except Forbidden:
-        async with ctx.session() as session, session.begin():
-            await chats.set_active(session=session, chat_id=chat_id, active=False)
+        await deactivate(ctx, chat_id)
 
 
 async def migrated(update: Update, ctx: AppContext) -> None:
@@ -83,6 +82,6 @@ async def migrated(update: Update, ctx: AppContext) -> None:
     if message is None:
         return
     if message.migrate_to_chat_id is not None:
-        await migrate_chat(ctx, old_id=message.chat_id, new_id=message.migrate_to_chat_id)
+        await move_chat(ctx.services, old_id=message.chat_id, new_id=message.migrate_to_chat_id)
     elif message.migrate_from_chat_id is not None:
-        await migrate_chat(ctx, old_id=message.migrate_from_chat_id, new_id=message.chat_id)
+        await move_chat(ctx.services, old_id=message.migrate_from_chat_id, new_id=message.chat_id)
