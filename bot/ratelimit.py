@@ -1,4 +1,4 @@
-"""Rate limiting: one budget for every message, so digests and replies never earn a 429."""
+"""Rate limiting: broadcasts keep to the message budget, and replies share it while one runs."""
 
 from __future__ import annotations
 
