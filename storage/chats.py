@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name, insert_ignoring_conflicts
-from storage.models import Chat, Delivery, DigestRun, Subscription
+from storage.models import Chat, Delivery, DigestRun, Feedback, Follow, Subscription
 
 
 class ChatWithTags(NamedTuple):
@@ -122,9 +122,9 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
 async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bool:
     """Move a group that became a supergroup to its new id; False if there was nothing to move.
 
-    Subscriptions, settings, delivery history and digest runs follow. If the new id is known
-    already (its first message came before the news of the move), the old chat's settings win
-    and both histories are kept.
+    Subscriptions, follows, mutes, feedback, settings, delivery history and digest runs follow.
+    If the new id is known already (its first message came before the news of the move), the
+    old chat's settings win and both histories are kept.
     """
     await lock_chat(session=session, chat_id=old_id)
     old = await session.get(Chat, old_id)
@@ -164,9 +164,15 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
 
 # What moves with a chat, by model: the columns besides chat_id (surrogate ids are left out).
 _CHAT_HISTORY: tuple[
-    tuple[type[Subscription] | type[Delivery] | type[DigestRun], list[str]], ...
+    tuple[
+        type[Subscription] | type[Follow] | type[Feedback] | type[Delivery] | type[DigestRun],
+        list[str],
+    ],
+    ...,
 ] = (
     (Subscription, ["tag", "created_at"]),
+    (Follow, ["kind", "key", "text", "created_at"]),
+    (Feedback, ["paper_id", "vote", "weight", "created_at"]),
     (Delivery, ["paper_id", "delivered_at"]),
     (
         DigestRun,

@@ -1,4 +1,4 @@
-"""ORM models: chats, their subscriptions, papers and the digest bookkeeping."""
+"""ORM models: chats, their subscriptions and follows, papers, and the digest bookkeeping."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     Time,
@@ -153,6 +155,53 @@ class PaperTag(Base):
         String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class PaperVector(Base):
+    """A paper's embedding, by one model: float16 little-endian, L2-normalised."""
+
+    __tablename__ = "paper_vectors"
+
+    paper_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Which model made it: vectors of another model are never compared with these.
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Follow(Base):
+    """A chat's followed word or author, or a muted word or tag."""
+
+    __tablename__ = "follows"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    # One of: word, author, mute_word, mute_tag.
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The normalised form that matching and duplicates go by.
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # As the user wrote it, for lists and the 📌 line.
+    text: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Feedback(Base):
+    """A chat's 👍 (+1) or 👎 (-1) on a paper; weight 2 for a suggestion it did not want."""
+
+    __tablename__ = "feedback"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    vote: Mapped[int] = mapped_column(SmallInteger)
+    weight: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Delivery(Base):
