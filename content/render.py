@@ -40,6 +40,7 @@ _PROJECT_LABEL: Final[str] = "проект"
 _MAX_URL: Final[int] = 2048
 _MAX_TAG_CHARS: Final[int] = 32
 _MAX_REPO_LABEL: Final[int] = 60
+_MAX_WHY: Final[int] = 200
 # A shortened title in a block that does not fit even with its summary cut down.
 _SHORT_TITLE: Final[int] = 300
 # A summary cut below this is no longer worth showing; the block sheds other parts first.
@@ -63,6 +64,16 @@ class PaperView:
     project_url: str | None = None
     upvotes: int = 0
     tags: tuple[str, ...] = ()
+    why: str = ""  # what brought the paper to this chat, shown after 📌; "" shows no line
+
+
+SUGGESTIONS_HEADING: Final[str] = "Может быть интересно"
+"""The heading of the papers suggested outside the chat's interests."""
+
+SUGGESTION_WHY: Final[str] = "похоже на то, что вам понравилось"
+"""The 📌 line of a suggested paper."""
+
+MAX_SUGGESTIONS: Final[int] = 3
 
 
 def repo_label(code_url: str) -> str:
@@ -105,6 +116,10 @@ class DigestPart:
 
     text: str
     paper_ids: tuple[str, ...]
+    # Each paper's number in the digest text, in the order of paper_ids.
+    numbers: tuple[int, ...] = ()
+    # The papers of this message that came under "Может быть интересно".
+    suggested: frozenset[str] = frozenset()
 
 
 def render_digest(
@@ -127,11 +142,17 @@ def render_digest_parts(
     tags: Sequence[str],
     more: int = 0,
     more_hint: str = "/digest",
+    suggestions: Sequence[PaperView] = (),
 ) -> list[DigestPart]:
-    """The digest's messages, each with the ids of the papers it holds."""
+    """The digest's messages, each with the ids and numbers of the papers it holds.
+
+    ``suggestions`` (at most three are shown) follow the chat's papers under a heading of
+    their own, numbered on, each with its 📌 line.
+    """
+    suggestions = [replace(p, why=SUGGESTION_WHY) for p in suggestions[:MAX_SUGGESTIONS]]
     header = _digest_header(papers, day=day, tags=tags)
     more_line = _more_line(more, more_hint, topics=len(set(tags))) if more > 0 else ""
-    if not papers:
+    if not papers and not suggestions:
         return [
             DigestPart(_join(header, f"Новых статей {_where(len(set(tags)))} нет.", more_line), ())
         ]
@@ -140,28 +161,53 @@ def render_digest_parts(
     room = MAX_MESSAGE_LENGTH - _len(header) - len(_PARAGRAPH)
     if more_line:
         room -= _len(more_line) + len(_PARAGRAPH)
-    blocks: list[tuple[str, int, tuple[str, ...]]] = [
-        (*_block(paper, f"{n}. ", room), (paper.id,)) for n, paper in enumerate(papers, 1)
+    blocks: list[_Piece] = []
+    if not papers:
+        nothing = f"Новых статей {_where(len(set(tags)))} нет."
+        blocks.append(_Piece(nothing, _len(nothing)))
+    blocks += [
+        _Piece(*_block(paper, f"{n}. ", room), paper.id, n) for n, paper in enumerate(papers, 1)
     ]
+    # The heading travels with the first suggestion, so it never ends a message alone.
+    heading = f"<b>{_esc(SUGGESTIONS_HEADING)}</b>"
+    for n, paper in enumerate(suggestions, len(papers) + 1):
+        lead = heading + _PARAGRAPH if n == len(papers) + 1 else ""
+        block, size = _block(paper, f"{n}. ", room - _len(lead))
+        blocks.append(_Piece(lead + block, _len(lead) + size, paper.id, n, suggested=True))
     if more_line:
-        blocks.append((more_line, _len(more_line), ()))
-    messages: list[list[str]] = [[header]]
-    ids: list[list[str]] = [[]]
+        blocks.append(_Piece(more_line, _len(more_line)))
+    messages: list[list[_Piece]] = [[_Piece(header, _len(header))]]
     # Lengths are added up rather than re-measured: UTF-16 lengths of joined strings add.
     size, separator = _len(header), _len(_PARAGRAPH)
-    for block, block_size, block_ids in blocks:
-        if size + separator + block_size <= MAX_MESSAGE_LENGTH:
-            messages[-1].append(block)
-            size += separator + block_size
+    for piece in blocks:
+        if size + separator + piece.size <= MAX_MESSAGE_LENGTH:
+            messages[-1].append(piece)
+            size += separator + piece.size
         else:
-            messages.append([block])
-            ids.append([])
-            size = block_size
-        ids[-1].extend(block_ids)
-    return [
-        DigestPart(_PARAGRAPH.join(blocks_), tuple(found))
-        for blocks_, found in zip(messages, ids, strict=True)
-    ]
+            messages.append([piece])
+            size = piece.size
+    return [_part(pieces) for pieces in messages]
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A block of a digest message: a paper's, or a line of the digest's own."""
+
+    text: str
+    size: int
+    paper_id: str | None = None
+    number: int = 0
+    suggested: bool = False
+
+
+def _part(pieces: Sequence[_Piece]) -> DigestPart:
+    papers = [piece for piece in pieces if piece.paper_id is not None]
+    return DigestPart(
+        _PARAGRAPH.join(piece.text for piece in pieces),
+        tuple(piece.paper_id for piece in papers if piece.paper_id is not None),
+        numbers=tuple(piece.number for piece in papers),
+        suggested=frozenset(p.paper_id for p in papers if p.paper_id is not None and p.suggested),
+    )
 
 
 def render_card(paper: PaperView) -> str:
@@ -232,6 +278,7 @@ class _Block:
     href: str | None
     extras: tuple[str, ...]  # HTML fragments of the links line, already escaped
     tags: tuple[str, ...]
+    why: str = ""
 
     def render(self, summary: str) -> str:
         """Lay the block out with this (plain) summary; an empty one leaves its line out."""
@@ -246,6 +293,8 @@ class _Block:
         hashtags = [tag for tag in map(_hashtag, self.tags) if tag]
         if hashtags:
             lines.append(" ".join(hashtags))
+        if self.why:
+            lines.append(f"📌 {_esc(self.why)}")
         return "\n".join(lines)
 
 
@@ -272,7 +321,14 @@ def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
     summary = _clean(summary)
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
-    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags)
+    full = _Block(
+        prefix,
+        title,
+        _safe_url(paper.url),
+        links + upvotes,
+        paper.tags,
+        _clip(_clean(paper.why), _MAX_WHY),
+    )
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or
     # at least for a worthwhile cut of it, wins.  Real papers stop at the first or second.

