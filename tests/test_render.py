@@ -472,3 +472,65 @@ def test_each_digest_part_names_exactly_the_papers_it_carries():
     for part in parts:
         for pid in part.paper_ids:
             assert pid in part.text
+
+
+# --- numbers and suggestions ----------------------------------------------------------------
+
+
+def test_each_part_numbers_its_papers_as_the_text_does() -> None:
+    from content.render import render_digest_parts
+
+    papers = [paper(n, summary=long_summary(n, 1500)) for n in range(1, 9)]
+    parts = render_digest_parts(papers, day=DAY, tags=["mllm"])
+    assert len(parts) > 1
+    for part in parts:
+        plain = valid(part.text)
+        shown = [int(n) for n in re.findall(r"^(\d+)\. Статья", plain, re.M)]
+        assert list(part.numbers) == shown
+        assert part.paper_ids == tuple(f"2412.{n:05d}" for n in shown)
+        assert part.suggested == frozenset()
+
+
+def test_suggestions_follow_the_chats_papers_under_their_heading_numbered_on() -> None:
+    from content.render import render_digest_parts
+
+    mine = [paper(1), paper(2)]
+    suggested = [paper(n, tags=("moe",)) for n in (7, 8, 9, 10)]
+    [part] = render_digest_parts(mine, day=DAY, tags=["mllm"], more=3, suggestions=suggested)
+
+    plain = valid(part.text)
+    blocks = plain.split("\n\n")
+    assert blocks[0] == "☀️ Дайджест на 10 декабря · #mllm · 2 статьи"  # the chat's own count
+    assert blocks[3] == "Может быть интересно"
+    assert blocks[4] == (
+        "3. Статья номер 7\nКраткое содержание статьи 7.\n#moe\n"
+        "📌 похоже на то, что вам понравилось"
+    )
+    assert [b.split(".", 1)[0] for b in blocks[1:3] + blocks[4:7]] == ["1", "2", "3", "4", "5"]
+    assert blocks[-1] == "Ещё 3 статьи по вашей теме — /digest"
+    assert "2412.00010" not in part.text  # three suggestions at most
+    assert part.numbers == (1, 2, 3, 4, 5)
+    assert part.suggested == {"2412.00007", "2412.00008", "2412.00009"}
+    assert "<b>Может быть интересно</b>" in part.text
+
+
+def test_the_suggestions_heading_never_ends_a_message_alone() -> None:
+    from content.render import render_digest_parts
+
+    mine = [paper(n, summary=long_summary(n, 1300)) for n in range(1, 5)]
+    suggested = [paper(9, summary=long_summary(9, 1300))]
+    parts = render_digest_parts(mine, day=DAY, tags=["mllm"], suggestions=suggested)
+
+    for part in parts:
+        valid(part.text)
+        assert not part.text.endswith("<b>Может быть интересно</b>")
+    last = parts[-1]
+    assert len(parts) == 3
+    assert last.text.startswith("<b>Может быть интересно</b>\n\n5. ")
+    assert (last.paper_ids, last.numbers, last.suggested) == (("2412.00009",), (5,), {"2412.00009"})
+
+
+def test_a_why_line_is_escaped_and_kept_when_a_block_is_shortened() -> None:
+    block = render_card(paper(1, why="ваше слово «<watermark>»", summary=long_summary(1, 3000)))
+    plain = valid(block, 1024)
+    assert plain.endswith("📌 ваше слово «<watermark>»")
