@@ -527,7 +527,11 @@ def test_the_suggestions_heading_never_ends_a_message_alone() -> None:
     last = parts[-1]
     assert len(parts) == 3
     assert last.text.startswith("<b>Может быть интересно</b>\n\n5. ")
-    assert (last.paper_ids, last.numbers, last.suggested) == (("2412.00009",), (5,), {"2412.00009"})
+    assert (last.paper_ids, last.numbers, last.suggested) == (
+        ("2412.00009",),
+        (5,),
+        frozenset({"2412.00009"}),
+    )
 
 
 def test_a_why_line_is_escaped_and_kept_when_a_block_is_shortened() -> None:
