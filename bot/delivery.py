@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import httpx
+from telegram import InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -23,6 +24,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from bot import keyboards
 from bot.context import Services
 from bot.ratelimit import SendKind
 from content.render import DigestPart, PaperView, render_digest_parts
@@ -300,12 +302,17 @@ class Deliverer:
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
-                session=session, chat_id=chat_id, paper_ids=[p.id for p in digest.papers]
+                session=session,
+                chat_id=chat_id,
+                paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
             )
         papers = [view(p) for p in digest.papers if p.id not in received]
         if not papers:
             return 0
-        parts = render_digest_parts(papers, day=day, tags=tags, more=digest.more)
+        suggestions = [view(p) for p in digest.suggestions if p.id not in received]
+        parts = render_digest_parts(
+            papers, day=day, tags=tags, more=digest.more, suggestions=suggestions
+        )
         async with self._renewing(run):
             for number, part in enumerate(parts):
                 # Fenced: once the lease lapsed and another sender resumed the run, every
@@ -365,7 +372,8 @@ class Deliverer:
             )
 
     async def _send_part(self, chat_id: int, part: DigestPart) -> bool:
-        """Send one message; False when it may or may not have reached the chat."""
+        """Send one message with its papers' number buttons; False when its fate is unknown."""
+        markup = digest_markup(part)
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(3),
@@ -374,7 +382,7 @@ class Deliverer:
                 reraise=True,
             ):
                 with attempt:
-                    await self._send_html(chat_id, part.text)
+                    await self._send_html(chat_id, part.text, markup)
         except ChatMigrated:
             raise  # nothing was sent; the caller moves the chat and sends again
         except Forbidden as exc:
@@ -390,6 +398,7 @@ class Deliverer:
                     chat_id,
                     plain_text(part.text),
                     parse_mode=None,
+                    reply_markup=markup,
                     rate_limit_args=SendKind.BROADCAST,
                 )
             except TelegramError as again:
@@ -406,6 +415,19 @@ class Deliverer:
             raise SendFailed(str(exc)) from exc
         return True
 
-    async def _send_html(self, chat_id: int, text: str) -> None:
+    async def _send_html(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
         # HTML without link previews: the application's Defaults.
-        await self._bot.send_message(chat_id, text, rate_limit_args=SendKind.BROADCAST)
+        await self._bot.send_message(
+            chat_id, text, reply_markup=markup, rate_limit_args=SendKind.BROADCAST
+        )
+
+
+def digest_markup(part: DigestPart) -> InlineKeyboardMarkup | None:
+    """The number buttons of a digest message: one per paper, numbered as in its text."""
+    items = [
+        keyboards.DigestItem(number, paper_id, paper_id in part.suggested)
+        for number, paper_id in zip(part.numbers, part.paper_ids, strict=True)
+    ]
+    return keyboards.digest_keyboard(items)

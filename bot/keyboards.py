@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -138,3 +139,138 @@ def search_keyboard(query_id: str, page: int, *, has_more: bool) -> InlineKeyboa
             InlineKeyboardButton("Дальше ▶", callback_data=encode_search(query_id, page + 1))
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+# --- numbered buttons under digest messages -----------------------------------------------------
+
+_FEEDBACK_PREFIX = "fb"
+_SUGGESTED_MARK = "s"
+# Telegram clients show at most 8 inline buttons in a row.
+MAX_ROW = 8
+# Room under a message for the numbers, after the row of one paper's actions.
+MAX_NUMBERS = 100 - 4
+# Paper ids are arXiv ids: "2412.13871", "cs/0112017"; the column holds 32 characters.
+_PAPER_ID = re.compile(r"[A-Za-z0-9._/-]{1,32}")
+
+FEEDBACK_CALLBACK_PATTERN = rf"^{_FEEDBACK_PREFIX}:"
+"""What the digest buttons handler answers."""
+
+
+class Feedback(enum.StrEnum):
+    """What a button under a digest message does."""
+
+    OPEN = "o"  # a paper's number: show its actions
+    LIKE = "+"
+    DISLIKE = "-"
+    SIMILAR = "m"  # «Похожие»
+    CLOSE = "x"  # back to the numbers alone
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """A paper of a digest message: its number in the text, and whether it was a suggestion."""
+
+    number: int
+    paper_id: str
+    suggested: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackCallback:
+    """A decoded press on a digest button; ``item`` is None for «back»."""
+
+    action: Feedback
+    item: DigestItem | None
+
+
+def encode_feedback(action: Feedback, item: DigestItem | None = None) -> str:
+    """Callback data of a digest button: "fb:o:3:2412.13871:s", at most 45 bytes."""
+    if item is None:
+        return f"{_FEEDBACK_PREFIX}:{action.value}"
+    data = f"{_FEEDBACK_PREFIX}:{action.value}:{item.number}:{item.paper_id}"
+    return f"{data}:{_SUGGESTED_MARK}" if item.suggested else data
+
+
+def decode_feedback(data: str | None) -> FeedbackCallback | None:
+    """Parse a digest button's data; anything we did not make gives None."""
+    parts = (data or "").split(":")
+    if len(parts) < 2 or parts[0] != _FEEDBACK_PREFIX:
+        return None
+    try:
+        action = Feedback(parts[1])
+    except ValueError:
+        return None
+    if action is Feedback.CLOSE:
+        return FeedbackCallback(action, None) if len(parts) == 2 else None
+    suggested = len(parts) == 5 and parts[4] == _SUGGESTED_MARK
+    if len(parts) != 4 and not suggested:
+        return None
+    number, paper_id = parts[2], parts[3]
+    if not (number.isascii() and number.isdigit() and 0 < int(number) <= 999):
+        return None
+    if not _PAPER_ID.fullmatch(paper_id):
+        return None
+    return FeedbackCallback(action, DigestItem(int(number), paper_id, suggested))
+
+
+def digest_items(markup: InlineKeyboardMarkup | None) -> list[DigestItem]:
+    """The papers a digest message's keyboard numbers, read back from its number buttons."""
+    items: list[DigestItem] = []
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            data = button.callback_data if isinstance(button.callback_data, str) else None
+            pressed = decode_feedback(data)
+            if pressed is not None and pressed.action is Feedback.OPEN and pressed.item:
+                items.append(pressed.item)
+    return items
+
+
+_VOTE_MARKS = {1: "👍", -1: "👎"}
+
+
+def digest_keyboard(
+    items: Sequence[DigestItem],
+    *,
+    opened: DigestItem | None = None,
+    votes: Mapping[str, int] | None = None,
+) -> InlineKeyboardMarkup | None:
+    """The numbers of a digest message's papers; with ``opened``, that paper's actions too.
+
+    A number carries the chat's vote on its paper (``votes``), so a reader who never rates
+    sees bare numbers, and one who did sees what they chose.
+    """
+    items = list(items)[:MAX_NUMBERS]
+    if not items:
+        return None
+    votes = votes or {}
+    numbers = []
+    for item in items:
+        mark = _VOTE_MARKS.get(votes.get(item.paper_id, 0))
+        label = f"{item.number} {mark}" if mark else str(item.number)
+        if item == opened:
+            label = f"· {label} ·"
+        numbers.append(
+            InlineKeyboardButton(label, callback_data=encode_feedback(Feedback.OPEN, item))
+        )
+    # Rows as even as they can be: 10 papers make two rows of five, not eight and two.
+    per_row = -(-len(numbers) // -(-len(numbers) // MAX_ROW))
+    rows = [numbers[i : i + per_row] for i in range(0, len(numbers), per_row)]
+    if opened is not None:
+        vote = votes.get(opened.paper_id, 0)
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    "✅ 👍" if vote == 1 else "👍",
+                    callback_data=encode_feedback(Feedback.LIKE, opened),
+                ),
+                InlineKeyboardButton(
+                    "✅ 👎" if vote == -1 else "👎",
+                    callback_data=encode_feedback(Feedback.DISLIKE, opened),
+                ),
+                InlineKeyboardButton(
+                    "Похожие", callback_data=encode_feedback(Feedback.SIMILAR, opened)
+                ),
+                InlineKeyboardButton("◀", callback_data=encode_feedback(Feedback.CLOSE)),
+            ]
+        )
+    return InlineKeyboardMarkup(rows)

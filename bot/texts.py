@@ -527,3 +527,28 @@ _MAX_QUERY_ECHO = 80
 def _echo_query(query: str) -> str:
     shown = query if len(query) <= _MAX_QUERY_ECHO else query[: _MAX_QUERY_ECHO - 1] + "…"
     return escape(shown)
+
+
+# --- 👍/👎 and «Похожие» under digest messages ---------------------------------------------------
+
+# Toasts: answerCallbackQuery shows at most 200 characters.
+VOTE_LIKED = "👍 Учту: похожих статей будет больше"
+VOTE_DISLIKED = "👎 Учту: похожих статей будет меньше"
+VOTE_WITHDRAWN = "Оценка снята"
+FEEDBACK_ADMINS_ONLY_SHORT = "Оценивать статьи в этом чате могут только его администраторы."
+FEEDBACK_EXPIRED = "Эта кнопка устарела: статьи под ней больше нет."
+SIMILAR_UNAVAILABLE = (
+    "Похожие статьи здесь не найти: на этом сервере нет модели, которая сравнивает статьи "
+    "по смыслу. Попробуйте поиск: /search"
+)
+SIMILAR_NONE = "Похожих статей пока нет: в каталоге мало статей с таким описанием."
+
+
+_MAX_SIMILAR_TITLE = 100
+
+
+def similar_header(title: str) -> str:
+    """The first line of «Похожие»: the papers nearest to the one with this title."""
+    if len(title) > _MAX_SIMILAR_TITLE:
+        title = title[: _MAX_SIMILAR_TITLE - 1].rstrip() + "…"
+    return f"🔎 <b>Похожие на «{escape(title)}»</b>"

@@ -67,6 +67,8 @@ class ComposedDigest:
 
     papers: tuple[DigestPaper, ...]
     more: int
+    # Papers outside the chat's matches, close to what it liked ("Может быть интересно").
+    suggestions: tuple[DigestPaper, ...] = ()
 
 
 EMPTY_DIGEST: Final[ComposedDigest] = ComposedDigest(papers=(), more=0)

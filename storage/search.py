@@ -407,6 +407,11 @@ _PAPER_TAGS: Final = (
 )
 
 
+async def papers_by_ids(*, session: AsyncSession, paper_ids: Sequence[str]) -> list[SearchHit]:
+    """These papers as search results, in this order; unknown ids are left out."""
+    return await _hits(session, list(dict.fromkeys(paper_ids)))
+
+
 async def _hits(session: AsyncSession, ids: Sequence[str]) -> list[SearchHit]:
     """The papers with these ids, in this order, tags included: one statement."""
     if not ids:

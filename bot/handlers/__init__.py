@@ -22,6 +22,7 @@ from bot.handlers import (
     chat_settings,
     digest,
     fallback,
+    feedback,
     membership,
     observe,
     search,
@@ -74,6 +75,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("stats", admin.stats, filters=only_new))
     app.add_handler(
         CallbackQueryHandler(search.page_button, pattern=keyboards.SEARCH_CALLBACK_PATTERN)
+    )
+    app.add_handler(
+        CallbackQueryHandler(feedback.digest_button, pattern=keyboards.FEEDBACK_CALLBACK_PATTERN)
     )
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(InlineQueryHandler(search.inline_query))
