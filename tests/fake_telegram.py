@@ -38,6 +38,8 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_RESULTS = 50
 MAX_INLINE_RESULT_ID_BYTES = 64
 MAX_BUTTONS = 100
+# Not in the Bot API's text; Telegram's known limit (tginfo/Telegram-Limits), checked strictly.
+MAX_BUTTONS_PER_ROW = 8
 # Group senders need an id when the test does not name one; private chats use the chat id.
 DEFAULT_GROUP_USER_ID = 500_001
 # The senders Telegram puts in ``from`` of messages written on behalf of a chat.
@@ -710,6 +712,11 @@ def check_reply_markup(markup: Any, *, strict: bool = True) -> JSONDict | None:
         for button in row:
             _check_inline_button(button, strict=strict)
             count += 1
+        if strict and len(row) > MAX_BUTTONS_PER_ROW:
+            raise bad_request(
+                f"BUTTON_TYPE_INVALID (strict fake check: {len(row)} buttons in a row, "
+                f"Telegram shows at most {MAX_BUTTONS_PER_ROW})"
+            )
     if count > MAX_BUTTONS:
         raise bad_request("reply markup is too long")
     if count == 0:

@@ -195,6 +195,35 @@ async def test_callback_data_is_limited_to_64_bytes(bot):
         await bot.send_message(1, "buttons", reply_markup=too_long)
 
 
+async def test_an_inline_keyboard_holds_100_buttons_at_most_8_in_a_row(bot):
+    def keyboard(rows: int, per_row: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(f"{r}.{c}", callback_data=f"{r}.{c}") for c in range(per_row)]
+                for r in range(rows)
+            ]
+        )
+
+    await bot.send_message(1, "buttons", reply_markup=keyboard(12, 8))  # 96
+    await bot.send_message(1, "buttons", reply_markup=keyboard(25, 4))  # 100
+    with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
+        await bot.send_message(1, "buttons", reply_markup=keyboard(101, 1))
+    with pytest.raises(BadRequest, match=r"(?i)at most 8"):
+        await bot.send_message(1, "buttons", reply_markup=keyboard(1, 9))
+
+
+async def test_callback_data_may_not_be_empty(fake):
+    async with aiohttp.ClientSession() as http:
+        body = {
+            "chat_id": 1,
+            "text": "x",
+            "reply_markup": {"inline_keyboard": [[{"text": "t", "callback_data": ""}]]},
+        }
+        async with http.post(f"{fake.url}/bot{TOKEN}/sendMessage", json=body) as response:
+            payload = await response.json()
+    assert payload["ok"] is False
+
+
 async def test_a_button_needs_an_action(fake):
     async with aiohttp.ClientSession() as http:
         body = {"chat_id": 1, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "t"}]]}}
