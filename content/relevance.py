@@ -155,8 +155,14 @@ def _suggestions(
     outside = [p for p in dict.fromkeys(pool) if p not in excluded and p in vectors]
     if not outside:
         return ()
-    liked, disliked = _liked_disliked(outside, rated, vectors, calibration)
+    # Most of a large pool is near no 👍: only the few that are get weighed against the 👎.
+    likes = [v for v in rated if v.vote > 0]
+    liked, _ = _liked_disliked(outside, likes, vectors, calibration)
+    near = [outside[i] for i in range(len(outside)) if liked[i] >= SUGGEST_AT]
+    if not near:
+        return ()
+    liked, disliked = _liked_disliked(near, rated, vectors, calibration)
     affinity = liked - disliked
-    fit = [i for i in range(len(outside)) if liked[i] >= SUGGEST_AT and affinity[i] > 0]
+    fit = [i for i in range(len(near)) if affinity[i] > 0]
     fit.sort(key=lambda i: -affinity[i])
-    return tuple(outside[i] for i in fit[:MAX_SUGGESTIONS])
+    return tuple(near[i] for i in fit[:MAX_SUGGESTIONS])
