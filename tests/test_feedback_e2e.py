@@ -263,3 +263,23 @@ async def test_a_channel_readers_press_changes_nothing(world: World) -> None:
     assert answer == (texts.FEEDBACK_ADMINS_ONLY_SHORT, True)
     assert world.keyboard(CHANNEL, digest) == before
     assert await world.votes(CHANNEL) == []
+
+
+async def test_the_buttons_work_after_a_restart(db_url: str) -> None:
+    # Nothing about a keyboard lives in the process: a new one (or another replica) answers.
+    clock = Clock(dt.datetime(2024, 12, 19, 5, 50, tzinfo=dt.UTC))
+    async with FakeTelegram(TOKEN) as telegram, FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[DAY] = FIXTURE.read_bytes()
+        settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url)
+        async with running_bot(settings, clock=clock) as app:
+            await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+            world = World(telegram, app)
+            [digest] = await world.digest(READER)
+            await world.tap(READER, digest, "3")
+        async with running_bot(settings, clock=clock) as app:
+            world = World(telegram, app)
+            third = world.data(READER, digest, "· 3 ·")
+
+            assert await world.tap(READER, digest, "👎") == (texts.VOTE_DISLIKED, False)
+
+            assert await world.votes(READER) == [Vote(paper_id(third), -1, 1)]
