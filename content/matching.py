@@ -184,17 +184,23 @@ class Reason:
 
     def line(self) -> str:
         """The Russian plain-text line, without its 📌: "#mllm · «watermark» · автор: …"."""
-        parts: list[str] = []
-        if self.tags:
-            parts.append(" ".join(f"#{tag}" for tag in self.tags))
-        if self.words:
-            parts.append(", ".join(f"«{word}»" for word in self.words))
-        if self.authors:
-            label = "автор" if len(self.authors) == 1 else "авторы"
-            parts.append(f"{label}: {', '.join(self.authors)}")
-        if self.similar:
-            parts.append("похоже на то, что вам понравилось")
-        return " · ".join(parts)
+        return _line(self)
+
+
+@lru_cache(maxsize=65536)
+def _line(reason: Reason) -> str:
+    # Cached: a broadcast shows the same few thousand reasons to a hundred thousand chats.
+    parts: list[str] = []
+    if reason.tags:
+        parts.append(" ".join(f"#{tag}" for tag in reason.tags))
+    if reason.words:
+        parts.append(", ".join(f"«{word}»" for word in reason.words))
+    if reason.authors:
+        label = "автор" if len(reason.authors) == 1 else "авторы"
+        parts.append(f"{label}: {', '.join(reason.authors)}")
+    if reason.similar:
+        parts.append("похоже на то, что вам понравилось")
+    return " · ".join(parts)
 
 
 # --- matching one compose's papers --------------------------------------------------------------
@@ -234,6 +240,7 @@ class Matcher:
     _terms: list[frozenset[str]] | None = None
     _authors: list[tuple[tuple[str, ...], ...]] | None = None
     _name_masks: dict[str, int] | None = None
+    _tag_reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for position, paper in enumerate(self.papers):
@@ -260,9 +267,13 @@ class Matcher:
     def reason(self, wanted: Profile, position: int) -> Reason:
         """Why the paper at this position came to a chat with this profile."""
         paper = self.papers[position]
-        tags = tuple(tag for tag in paper.tags if tag in wanted.tags)
+        tags = tuple(filter(wanted.tags.__contains__, paper.tags))
         if not wanted.words and not wanted.authors:
-            return Reason(tags=tags)
+            # Shared: tags-only profiles repeat the same few reasons per paper.
+            found = self._tag_reasons.get(tags)
+            if found is None:
+                found = self._tag_reasons[tags] = Reason(tags=tags)
+            return found
         bit = 1 << position
         words = tuple(p.text for p in wanted.words if self._phrase_mask(p) & bit)
         authors: list[str] = []

@@ -273,11 +273,25 @@ def _block(paper: PaperView, prefix: str, limit: int) -> tuple[str, int]:
     """The paper's block and its length, shortened only if it would not fit in ``limit``."""
     # Nearly every block fits untouched; building (and measuring) it once per paper and
     # position serves a whole broadcast, whatever room each chat's header leaves.
-    block, size = _full_block(paper, prefix)
-    if size <= limit:
-        return block, size
+    if paper.why:
+        # The 📌 line differs between chats while the rest of the block does not: the block
+        # is built once per paper and position, the line added.
+        block, size = _full_block(replace(paper, why=""), prefix)
+        line = _why_line(paper.why)
+        if size + _len(line) <= limit:
+            return block + line, size + _len(line)
+    else:
+        block, size = _full_block(paper, prefix)
+        if size <= limit:
+            return block, size
     block = _fit_block(paper, prefix, paper.summary, limit)
     return block, _len(block)
+
+
+@functools.lru_cache(maxsize=16384)
+def _why_line(why: str) -> str:
+    """The 📌 line as it ends a block, with its line break."""
+    return "\n" + _esc(_WHY_MARK + _clip(_clean(why), _MAX_WHY))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -292,7 +306,7 @@ def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
     summary = _clean(summary)
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
-    why = _clip(_clean(paper.why), _MAX_WHY)
+    why = _clip(_clean(paper.why), _MAX_WHY) if paper.why else ""
     full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why)
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or

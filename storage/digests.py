@@ -2,8 +2,9 @@
 
 Composing is grouped by profile (see docs/architecture.md): chats with the same tags, follows
 and mutes (``content.matching.Profile``) share one ranked candidate list, and only the few
-papers a chat already received are subtracted per chat.  A naive subscriptions × paper_tags × papers join would instead
-materialise one row per (chat, matching paper) - millions of rows for 100k chats.
+papers a chat already received are subtracted per chat.  A naive subscriptions × paper_tags ×
+papers join would instead materialise one row per (chat, matching paper) - millions of rows for
+100k chats.
 """
 
 from __future__ import annotations
@@ -234,31 +235,42 @@ async def compose(
     limit = max(max_papers, 0)
     for chat_profile, chat_ids in by_profile.items():
         positions = matcher.matching(chat_profile)
-        reasons: dict[str, Reason] = {}
-
-        def capped(kept: list[int], chat_profile: Profile = chat_profile) -> ComposedDigest:
-            if not kept:
-                return EMPTY_DIGEST
-            shown = kept[:limit]
-            for position in shown:
-                paper_id = ranked[position].id
-                if paper_id not in reasons:
-                    reasons[paper_id] = matcher.reason(chat_profile, position)
-            return ComposedDigest(
-                papers=tuple(ranked[position] for position in shown),
-                more=len(kept) - len(shown),
-                # One mapping per profile: it holds at least every paper of this digest.
-                reasons=reasons,
-            )
-
-        shared = capped(positions)
+        # One mapping per profile: it holds the reasons of every paper its digests show.
+        why = _Why(matcher, chat_profile, ranked)
+        shared = why.capped(positions, limit)
         for chat_id in chat_ids:
             received = delivered.get(chat_id)
             if received:
-                result[chat_id] = capped([p for p in positions if ranked[p].id not in received])
+                kept = [p for p in positions if ranked[p].id not in received]
+                result[chat_id] = why.capped(kept, limit)
             else:
                 result[chat_id] = shared
     return result
+
+
+@dataclass(slots=True)
+class _Why:
+    """A profile's capped digests, with the reason of each paper they show."""
+
+    matcher: Matcher
+    profile: Profile
+    ranked: Sequence[DigestPaper]
+    reasons: dict[str, Reason] = field(default_factory=dict)
+
+    def capped(self, kept: Sequence[int], limit: int) -> ComposedDigest:
+        """The digest of these ranking positions, capped at ``limit``."""
+        if not kept:
+            return EMPTY_DIGEST
+        shown = kept[:limit]
+        for position in shown:
+            paper_id = self.ranked[position].id
+            if paper_id not in self.reasons:
+                self.reasons[paper_id] = self.matcher.reason(self.profile, position)
+        return ComposedDigest(
+            papers=tuple(self.ranked[position] for position in shown),
+            more=len(kept) - len(shown),
+            reasons=self.reasons,
+        )
 
 
 async def _digest_papers(

@@ -118,9 +118,7 @@ async def remove_follows(
 async def has_follows(*, session: AsyncSession, chat_id: int) -> bool:
     """Whether the chat follows any word or author (so it gets digests without tags)."""
     found = await session.scalar(
-        select(Follow.key)
-        .where(Follow.chat_id == chat_id, Follow.kind.in_(FOLLOW_KINDS))
-        .limit(1)
+        select(Follow.key).where(Follow.chat_id == chat_id, Follow.kind.in_(FOLLOW_KINDS)).limit(1)
     )
     return found is not None
 
