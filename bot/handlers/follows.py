@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 from telegram.error import BadRequest
 
@@ -163,11 +164,24 @@ async def _remove(update: Update, ctx: AppContext, *, mutes: bool) -> None:
                 gone += await follows.remove_follows(
                     session=session, chat_id=chat.id, kind=kind, keys=[key]
                 )
+            if not gone and not mutes:
+                # "/unfollow LeCun" for a followed "Yann LeCun".
+                gone += await _remove_author(session, chat.id, item)
             if gone:
                 removed += [found.text for found in gone]
             else:
                 missing.append(item)
     await message.reply_html(texts.follows_removed(removed=removed, missing=missing, mute=mutes))
+
+
+async def _remove_author(session: AsyncSession, chat_id: int, name: str) -> list[FollowItem]:
+    """Remove the followed authors that this name's words name."""
+    words = matching.name_words(name)
+    if not matching.author_key(name):
+        return []
+    authors = await follows.list_follows(session=session, chat_id=chat_id, kinds=[AUTHOR])
+    keys = [a.key for a in authors if matching.author_matches(words, a.key.split())]
+    return await follows.remove_follows(session=session, chat_id=chat_id, kind=AUTHOR, keys=keys)
 
 
 def _candidate_keys(item: str, *, mutes: bool) -> list[tuple[str, str]]:
