@@ -23,7 +23,7 @@ from storage import papers
 from storage.models import Paper
 from tests.fake_llm import FakeLLM, RecordedRequest, default_answer, paper_title
 from tests.fake_sources import FakeSources
-from tests.fake_telegram import FakeTelegram, SentMessage
+from tests.fake_telegram import FakeTelegram, MessageState, SentMessage
 from tests.harness import TOKEN, Clock, make_settings, running_bot, tick
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,7 +131,7 @@ def pin(block: str) -> str:
     return line
 
 
-def buttons(message: SentMessage) -> list[tuple[str, str]]:
+def buttons(message: SentMessage | MessageState) -> list[tuple[str, str]]:
     return [
         (button["text"], button.get("callback_data", ""))
         for row in (message.reply_markup or {}).get("inline_keyboard", [])
