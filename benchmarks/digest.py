@@ -42,6 +42,7 @@ from storage.digests import (  # noqa: E402
     compose,
     default_since,
 )
+from storage.follows import load_profiles  # noqa: E402
 from storage.models import Chat, Delivery, Paper, PaperTag, Subscription  # noqa: E402
 from tests.scratch_db import scratch_postgres  # noqa: E402
 
@@ -156,12 +157,12 @@ async def load(sessionmaker: Sessions) -> None:
 
 
 def view(digest: ComposedDigest) -> list[PaperView]:
-    return [paper_view(paper) for paper in digest.papers]
+    return [paper_view(paper, digest.reasons.get(paper.id)) for paper in digest.papers]
 
 
 async def broadcast(db: str, sessionmaker: Sessions) -> None:
     tag_sets: set[tuple[str, ...]] = set()
-    rendered: set[tuple[tuple[str, ...], int]] = set()
+    rendered: set[tuple[tuple[str, ...], int, tuple[str, ...]]] = set()
     chats = with_digest = messages = batches = 0
     due_s = compose_s = render_s = advance_s = 0.0
     started = time.perf_counter()
@@ -174,9 +175,12 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
             due_s += time.perf_counter() - t0
             since = await default_since(session=session)
             assert since is not None
+            profiles = await load_profiles(
+                session=session, tags={chat.chat_id: chat.tags for chat in due}
+            )
             digests = await compose(
                 session=session,
-                chats=[(chat.chat_id, chat.tags) for chat in due],
+                chats=list(profiles.items()),
                 max_papers=MAX_PAPERS,
                 since=since,
             )
@@ -188,7 +192,9 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 if not digest.papers:
                     continue
                 with_digest += 1
-                key = (tuple(paper.id for paper in digest.papers), digest.more)
+                # The 📌 lines differ between profiles that got the same papers.
+                whys = tuple(digest.reasons[paper.id].line() for paper in digest.papers)
+                key = (tuple(paper.id for paper in digest.papers), digest.more, whys)
                 if key in rendered:
                     continue
                 rendered.add(key)

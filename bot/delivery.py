@@ -27,9 +27,10 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from bot import keyboards
 from bot.context import Services
 from bot.ratelimit import SendKind
+from content.matching import Profile, Reason
 from content.render import DigestPart, PaperView, render_digest_parts
 from content.schedule import next_digest_at, zone
-from storage import chats, digests
+from storage import chats, digests, follows
 from storage.digests import ComposedDigest, DigestPaper, DueChat
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,8 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-def view(paper: DigestPaper) -> PaperView:
-    """How a stored paper reads in a digest."""
+def view(paper: DigestPaper, reason: Reason | None = None) -> PaperView:
+    """How a stored paper reads in a digest, with the 📌 line of why it came."""
     return PaperView(
         id=paper.id,
         title=paper.title_ru or paper.title,
@@ -92,6 +93,7 @@ def view(paper: DigestPaper) -> PaperView:
         project_url=paper.project_url,
         upvotes=paper.upvotes,
         tags=paper.tags,
+        why=reason.line() if reason else "",
     )
 
 
@@ -136,10 +138,10 @@ class Deliverer:
         report = DeliveryReport()
         limit = asyncio.Semaphore(SENDERS)
 
-        async def one(chat: DueChat, digest: ComposedDigest) -> None:
+        async def one(chat: DueChat, digest: ComposedDigest, topics: Sequence[str]) -> None:
             async with limit:
                 try:
-                    await self._deliver_due(chat, digest, report)
+                    await self._deliver_due(chat, digest, topics, report)
                 except Exception as exc:
                     # One chat's trouble (a database error, a setting that no longer
                     # parses) must not cost the others their digests. Its claim lapses,
@@ -148,9 +150,14 @@ class Deliverer:
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
 
         while batch := await self._claim_batch():
-            due, composed = batch
+            due, composed, profiles = batch
             report.due += len(due)
-            await asyncio.gather(*(one(chat, composed.get(chat.chat_id, _EMPTY)) for chat in due))
+            await asyncio.gather(
+                *(
+                    one(chat, composed.get(chat.chat_id, _EMPTY), profiles[chat.chat_id].topics)
+                    for chat in due
+                )
+            )
         if report.due:
             log.info(
                 "delivery: %d due, %d sent (%d messages), %d empty, %d blocked, %d failed",
@@ -163,7 +170,9 @@ class Deliverer:
             )
         return report
 
-    async def _claim_batch(self) -> tuple[list[DueChat], dict[int, ComposedDigest]] | None:
+    async def _claim_batch(
+        self,
+    ) -> tuple[list[DueChat], dict[int, ComposedDigest], dict[int, Profile]] | None:
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
         # runs are stamped with the clock at that moment, never the tick's start: a broadcast
@@ -176,19 +185,26 @@ class Deliverer:
             )
             if not due:
                 return None
+            profiles = await follows.load_profiles(
+                session=session, tags={chat.chat_id: chat.tags for chat in due}
+            )
             since = await digests.default_since(session=session)
             if since is None:
-                return due, {}
+                return due, {}, profiles
             composed = await digests.compose(
                 session=session,
-                chats=[(chat.chat_id, chat.tags) for chat in due],
+                chats=list(profiles.items()),
                 max_papers=settings.digest_max_papers,
                 since=since,
             )
-        return due, composed
+        return due, composed, profiles
 
     async def _deliver_due(
-        self, chat: DueChat, digest: ComposedDigest, report: DeliveryReport
+        self,
+        chat: DueChat,
+        digest: ComposedDigest,
+        topics: Sequence[str],
+        report: DeliveryReport,
     ) -> None:
         now = self._services.now()
         tz = zone(chat.timezone)
@@ -241,14 +257,14 @@ class Deliverer:
         status, error = "done", None
         try:
             try:
-                sent = await self.send(chat_id, chat.tags, digest, today, run=run)
+                sent = await self.send(chat_id, chat.tags, digest, today, run=run, topics=topics)
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
                 # the new id, and the digest goes on there after what was delivered.
                 chat_id = moved.new_chat_id
                 await move_chat(self._services, old_id=chat.chat_id, new_id=chat_id)
                 run = replace(run, chat_id=chat_id)
-                sent = await self.send(chat_id, chat.tags, digest, today, run=run)
+                sent = await self.send(chat_id, chat.tags, digest, today, run=run, topics=topics)
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
             report.sent_chats += 1
@@ -291,13 +307,15 @@ class Deliverer:
         day: dt.date,
         *,
         run: Run | None = None,
+        topics: Sequence[str] = (),
     ) -> int:
         """Send a composed digest dated ``day`` in order, recording each message's papers.
 
         Papers the chat received since the digest was composed are left out: another
         sender may have got part of it out before it died, or /digest raced the morning
         run. With ``run``, its claim is kept alive while sending, and sending stops with
-        RunLost once another sender has taken the run over. Returns the number of messages
+        RunLost once another sender has taken the run over. ``topics`` are the followed words
+        and authors the header names after the tags. Returns the number of messages
         sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
@@ -306,12 +324,17 @@ class Deliverer:
                 chat_id=chat_id,
                 paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
             )
-        papers = [view(p) for p in digest.papers if p.id not in received]
+        papers = [view(p, digest.reasons.get(p.id)) for p in digest.papers if p.id not in received]
         if not papers:
             return 0
         suggestions = [view(p) for p in digest.suggestions if p.id not in received]
         parts = render_digest_parts(
-            papers, day=day, tags=tags, more=digest.more, suggestions=suggestions
+            papers,
+            day=day,
+            tags=tags,
+            more=digest.more,
+            topics=topics,
+            suggestions=suggestions,
         )
         async with self._renewing(run):
             for number, part in enumerate(parts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -139,6 +140,67 @@ def search_keyboard(query_id: str, page: int, *, has_more: bool) -> InlineKeyboa
             InlineKeyboardButton("Дальше ▶", callback_data=encode_search(query_id, page + 1))
         )
     return InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+# --- follows and mutes: ✖️ buttons -------------------------------------------------------------
+
+_FOLLOW_PREFIX = "fx"
+# Kinds by a one-letter code, so callback data stays short whatever the key.
+_KIND_CODES = {"word": "w", "author": "a", "mute_word": "m", "mute_tag": "t"}
+_CODE_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
+_HASH_CHARS = 12
+
+FOLLOW_CALLBACK_PATTERN = rf"^{_FOLLOW_PREFIX}:"
+"""What the ✖️ button handler of follows and mutes answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowCallback:
+    """A decoded press on a ✖️ button: the kind and a short hash of the key to remove."""
+
+    kind: str
+    key_hash: str
+
+
+def key_hash(kind: str, key: str) -> str:
+    """A short stable hash of a follow's key: keys run to 128 characters, buttons to 64 bytes."""
+    return hashlib.blake2s(f"{kind}\n{key}".encode(), digest_size=8).hexdigest()[:_HASH_CHARS]
+
+
+def encode_follow(kind: str, key: str) -> str:
+    """Callback data of a ✖️ button: "fx:<kind code>:<hash>", 17 bytes."""
+    return f"{_FOLLOW_PREFIX}:{_KIND_CODES[kind]}:{key_hash(kind, key)}"
+
+
+def decode_follow(data: str | None) -> FollowCallback | None:
+    """Parse a ✖️ button; anything unexpected gives None."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != _FOLLOW_PREFIX or parts[1] not in _CODE_KINDS:
+        return None
+    digest = parts[2]
+    if len(digest) != _HASH_CHARS or not all(char in "0123456789abcdef" for char in digest):
+        return None
+    return FollowCallback(_CODE_KINDS[parts[1]], digest)
+
+
+def follows_keyboard(items: Iterable[tuple[str, str, str]]) -> InlineKeyboardMarkup | None:
+    """One ✖️ button per ``(kind, key, text)`` follow or mute, two to a row; None for none."""
+    buttons = [
+        InlineKeyboardButton(
+            f"✖️ {_button_label(kind, text)}", callback_data=encode_follow(kind, key)
+        )
+        for kind, key, text in items
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def _button_label(kind: str, text: str) -> str:
+    label = text if len(text) <= 30 else text[:29] + "…"
+    if kind == "author":
+        return f"👤 {label}"
+    return label if kind == "mute_tag" else f"«{label}»"
 
 
 # --- numbered buttons under digest messages -----------------------------------------------------

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     )
     digest_max_papers: int = Field(default=15, ge=1, le=50)
     max_subscriptions: int = Field(default=50, ge=1, le=500)
+    # Followed words and authors together, and muted words and tags together, per chat.
+    max_follows: int = Field(default=50, ge=1, le=500)
+    max_mutes: int = Field(default=50, ge=1, le=500)
     admin_ids: IntList = Field(default_factory=list)
     # How long a sender's claim on a chat's digest holds; after a crash, the digests that were
     # being sent resume once it expires. Longer than sending one digest ever takes.

@@ -53,6 +53,15 @@ HELP = """<b>Что я умею</b>
 /tags — все темы; нажатие на кнопку включает и выключает подписку
 /mytags — ваши подписки, время дайджеста и часовой пояс
 
+<b>Слова, авторы и скрытое</b>
+/follow <i>слова</i> — статьи с этими словами в названии или аннотации, по-русски или \
+по-английски: <code>/follow watermark</code>, <code>/follow водяные знаки, mixture of experts</code>
+/author <i>имя</i> — статьи автора: <code>/author Yann LeCun</code>
+/mute <i>слово или #тег</i> — никогда не присылать такие статьи: <code>/mute video</code>, \
+<code>/mute #benchmark</code>
+/follow, /mute без слов — список с кнопками ✖️; /unfollow и /unmute — убрать
+Под каждой статьёй дайджеста строка 📌 — почему она пришла.
+
 Теги можно писать как угодно: <code>mllm</code>, <code>#mllm</code>, <code>MLLM</code> — \
 и по-русски: <code>мультимодальные</code>.
 
@@ -224,24 +233,42 @@ def mytags(
     now: dt.datetime,
     paused: bool,
     next_at: dt.datetime | None,
+    follows: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The answer to /mytags: subscriptions, delivery time, timezone and the pause state."""
+    """The answer to /mytags: subscriptions, follows and mutes, delivery time, timezone, pause.
+
+    ``follows`` are (kind, text as typed) pairs, kinds as in ``content.matching``.
+    """
+    words = [text for kind, text in follows if kind == "word"]
+    authors = [text for kind, text in follows if kind == "author"]
+    muted = [text for kind, text in follows if kind in {"mute_word", "mute_tag"}]
+    wants = bool(tags or words or authors)
     if not tags:
         body = [
-            "Вы пока ни на что не подписаны.",
+            "Вы пока не подписаны ни на один тег.",
             "Выберите темы: /tags или напишите <code>/subscribe mllm</code>.",
         ]
+        if not wants:
+            body[0] = "Вы пока ни на что не подписаны."
     else:
         body = [f"<b>Ваши подписки</b> — {count(len(tags), 'тег', 'тега', 'тегов')}:"]
         for tag_id in tags:
             tag = taxonomy.get_tag(tag_id)
             name = f" — {escape(tag.name_ru)}" if tag else ""
             body.append(f"{taxonomy.hashtag(tag_id)}{name}")
+    if words:
+        body.append(f"🔔 Слова: {_quoted(words)}")
+    if authors:
+        body.append(f"👤 Авторы: {', '.join(_echo_query(a) for a in authors)}")
+    if muted:
+        body.append(f"🔇 Скрыто: {', '.join(_echo_query(m) for m in muted)}")
+    if words or authors or muted:
+        body.append("Изменить: /follow, /author, /mute")
     lines = [*body, "", schedule_line(digest_time, tz_name, now)]
-    if tags or paused:
+    if wants or paused:
         lines.append(
             next_digest_line(
-                next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=bool(tags)
+                next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=wants
             )
         )
     lines.append("Изменить: /time — время, /timezone — часовой пояс, /pause — пауза.")
@@ -527,6 +554,140 @@ _MAX_QUERY_ECHO = 80
 def _echo_query(query: str) -> str:
     shown = query if len(query) <= _MAX_QUERY_ECHO else query[: _MAX_QUERY_ECHO - 1] + "…"
     return escape(shown)
+
+
+# --- follows, authors and mutes ---------------------------------------------------------------
+
+FOLLOW_EXAMPLES = (
+    "<code>/follow watermark</code> — статьи, где встречается это слово\n"
+    "<code>/follow водяные знаки, mixture of experts</code> — несколько сразу, через запятую; "
+    "слова одной подписки должны встретиться все\n"
+    "<code>/author Yann LeCun</code> — статьи автора"
+)
+FOLLOW_USAGE = (
+    "🔔 Слова и авторы попадут в дайджест вместе с вашими темами. Напишите, например:\n"
+    + FOLLOW_EXAMPLES
+)
+AUTHOR_USAGE = (
+    "Напишите имя автора после команды: <code>/author Yann LeCun</code> или "
+    "<code>/author LeCun</code>. Несколько — через запятую."
+)
+MUTE_USAGE = (
+    "🔇 Скрыть из дайджеста статьи со словом или тегом:\n"
+    "<code>/mute video</code>, <code>/mute #benchmark</code>, несколько — через запятую.\n"
+    "Скрытое сильнее любых подписок."
+)
+NOTHING_FOLLOWED = "Вы пока не следите ни за словами, ни за авторами.\n" + FOLLOW_EXAMPLES
+NOTHING_MUTED = "Скрытых слов и тегов нет.\n" + MUTE_USAGE
+FOLLOWS_PICK = "Нажмите ✖️, чтобы убрать."
+FOLLOW_BUTTON_EXPIRED = "Этого уже нет в списке. Откройте его заново: /follow или /mute"
+FOLLOW_ADMINS_ONLY_SHORT = "Только администраторы чата могут менять подписки."
+
+
+def _quoted(texts: Iterable[str]) -> str:
+    return ", ".join(f"«{_echo_query(text)}»" for text in texts)
+
+
+def follows_list(*, words: Sequence[str], authors: Sequence[str], limit: int) -> str:
+    """/follow without arguments: the chat's followed words and authors."""
+    lines = [f"<b>Слежу</b> — {len(words) + len(authors)} из {limit}:"]
+    if words:
+        lines.append(f"Слова: {_quoted(words)}")
+    if authors:
+        lines.append(f"Авторы: {', '.join(_echo_query(a) for a in authors)}")
+    lines.append(FOLLOWS_PICK)
+    return "\n".join(lines)
+
+
+def mutes_list(*, words: Sequence[str], tags: Sequence[str], limit: int) -> str:
+    """/mute without arguments: the chat's muted words and tags."""
+    lines = [f"<b>Скрыто</b> — {len(words) + len(tags)} из {limit}:"]
+    if words:
+        lines.append(f"Слова: {_quoted(words)}")
+    if tags:
+        lines.append(f"Теги: {tag_list(tags)}")
+    lines.append(FOLLOWS_PICK)
+    return "\n".join(lines)
+
+
+def follows_changed(
+    *,
+    what: str,
+    added: Sequence[str],
+    already: Sequence[str],
+    over_limit: Sequence[str],
+    too_long: Sequence[str],
+    unreadable: Sequence[str],
+    tags: Sequence[str] = (),
+    unknown_tags: Sequence[tuple[str, str | None]] = (),
+    limit: int,
+    next_at: dt.datetime | None = None,
+    tz_name: str = "",
+    now: dt.datetime | None = None,
+) -> str:
+    """The answer to /follow, /author or /mute; ``what`` is "word", "author" or "mute"."""
+    lines: list[str] = []
+    if added:
+        head = {
+            "word": "✅ Слежу за словами",
+            "author": "✅ Слежу за авторами",
+            "mute": "🔇 Скрыто из дайджеста",
+        }[what]
+        shown = ", ".join(_echo_query(a) for a in added) if what == "author" else _quoted(added)
+        lines.append(f"{head}: {shown}.")
+    if already:
+        lines.append(f"Уже в списке: {_quoted(already)}.")
+    if over_limit:
+        group = "скрытых слов и тегов" if what == "mute" else "слов и авторов"
+        command = "/mute" if what == "mute" else "/follow"
+        lines.append(
+            f"Не добавлено: {_quoted(over_limit)} — в одном чате не больше {limit} {group}. "
+            f"Лишние можно убрать: {command}"
+        )
+    if too_long:
+        lines.append(
+            f"Слишком длинно: {_quoted(too_long)} — не больше 100 символов в одной подписке."
+        )
+    if unreadable:
+        if what == "author":
+            lines.append(
+                f"Не понял имя {_quoted(unreadable)}: напишите фамилию или имя и фамилию, "
+                "например <code>/author LeCun</code>."
+            )
+        else:
+            lines.append(
+                f"В {_quoted(unreadable)} нет слов, по которым можно искать "
+                "(предлоги и знаки не считаются)."
+            )
+    if tags:
+        names = " ".join(tags)
+        lines.append(
+            f"{tag_list(tags)} — это теги: подпишитесь на них командой "
+            f"<code>/subscribe {escape(names)}</code>."
+        )
+    lines += unknown_tags_lines(unknown_tags)
+    if added and next_at is not None and now is not None and next_at > now:
+        lines.append(f"Первый дайджест придёт {_when(next_at, tz_name, now)}.")
+    return "\n".join(lines) or FOLLOW_USAGE
+
+
+def follows_removed(*, removed: Sequence[str], missing: Sequence[str], mute: bool) -> str:
+    """The answer to /unfollow or /unmute."""
+    lines: list[str] = []
+    if removed:
+        head = "🔔 Больше не скрыто" if mute else "🔕 Больше не слежу"
+        lines.append(f"{head}: {_quoted(removed)}.")
+    if missing:
+        place = "среди скрытых" if mute else "в вашем списке"
+        command = "/mute" if mute else "/follow"
+        lines.append(f"{_quoted(missing)} {place} нет. Список — {command}")
+    return "\n".join(lines)
+
+
+def follow_removed_toast(text: str) -> str:
+    """A short toast after a ✖️ press."""
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    return f"Убрано: {shown}"
 
 
 # --- 👍/👎 and «Похожие» under digest messages ---------------------------------------------------

@@ -41,6 +41,7 @@ _MAX_URL: Final[int] = 2048
 _MAX_TAG_CHARS: Final[int] = 32
 _MAX_REPO_LABEL: Final[int] = 60
 _MAX_WHY: Final[int] = 200
+_WHY_MARK: Final[str] = "📌 "
 # A shortened title in a block that does not fit even with its summary cut down.
 _SHORT_TITLE: Final[int] = 300
 # A summary cut below this is no longer worth showing; the block sheds other parts first.
@@ -64,7 +65,8 @@ class PaperView:
     project_url: str | None = None
     upvotes: int = 0
     tags: tuple[str, ...] = ()
-    why: str = ""  # what brought the paper to this chat, shown after 📌; "" shows no line
+    # Why the paper came to this chat ("#mllm · «watermark»"), shown after 📌; "" for none.
+    why: str = ""
 
 
 SUGGESTIONS_HEADING: Final[str] = "Может быть интересно"
@@ -101,6 +103,8 @@ def render_plain(papers: Sequence[PaperView], *, tag: str, day: dt.date | None) 
             lines.append(" · ".join(extras))
         if paper.tags:
             lines.append(" ".join(hashtag(t) for t in paper.tags))
+        if paper.why:
+            lines.append(_WHY_MARK + paper.why)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -129,9 +133,12 @@ def render_digest(
     tags: Sequence[str],
     more: int = 0,
     more_hint: str = "/digest",
+    topics: Sequence[str] = (),
 ) -> list[str]:
     """A chat's morning digest as Telegram HTML messages, each within 4096 characters."""
-    parts = render_digest_parts(papers, day=day, tags=tags, more=more, more_hint=more_hint)
+    parts = render_digest_parts(
+        papers, day=day, tags=tags, more=more, more_hint=more_hint, topics=topics
+    )
     return [part.text for part in parts]
 
 
@@ -142,20 +149,21 @@ def render_digest_parts(
     tags: Sequence[str],
     more: int = 0,
     more_hint: str = "/digest",
+    topics: Sequence[str] = (),
     suggestions: Sequence[PaperView] = (),
 ) -> list[DigestPart]:
     """The digest's messages, each with the ids and numbers of the papers it holds.
 
-    ``suggestions`` (at most three are shown) follow the chat's papers under a heading of
-    their own, numbered on, each with its 📌 line.
+    ``topics`` are the chat's followed words and authors as the header names them
+    («watermark», Yann LeCun), after its tags. ``suggestions`` (at most three are shown)
+    follow the chat's papers under a heading of their own, numbered on, each with its 📌 line.
     """
     suggestions = [replace(p, why=SUGGESTION_WHY) for p in suggestions[:MAX_SUGGESTIONS]]
-    header = _digest_header(papers, day=day, tags=tags)
-    more_line = _more_line(more, more_hint, topics=len(set(tags))) if more > 0 else ""
+    header = _digest_header(papers, day=day, tags=tags, topics=topics)
+    interests = len(set(tags)) + len(set(topics))
+    more_line = _more_line(more, more_hint, topics=interests) if more > 0 else ""
     if not papers and not suggestions:
-        return [
-            DigestPart(_join(header, f"Новых статей {_where(len(set(tags)))} нет.", more_line), ())
-        ]
+        return [DigestPart(_join(header, f"Новых статей {_where(interests)} нет.", more_line), ())]
     # Any block may share a message with the header and the more-line, so it is fitted to
     # what is left of the limit after both; only monstrous summaries ever lose text to this.
     room = MAX_MESSAGE_LENGTH - _len(header) - len(_PARAGRAPH)
@@ -163,7 +171,7 @@ def render_digest_parts(
         room -= _len(more_line) + len(_PARAGRAPH)
     blocks: list[_Piece] = []
     if not papers:
-        nothing = f"Новых статей {_where(len(set(tags)))} нет."
+        nothing = f"Новых статей {_where(interests)} нет."
         blocks.append(_Piece(nothing, _len(nothing)))
     blocks += [
         _Piece(*_block(paper, f"{n}. ", room), paper.id, n) for n, paper in enumerate(papers, 1)
@@ -240,19 +248,23 @@ def _card_summary(summary: str) -> str:
     return text
 
 
-def _digest_header(papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str]) -> str:
+def _digest_header(
+    papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str], topics: Sequence[str]
+) -> str:
     """First line of a digest: date, the chat's topics, how many papers."""
     wanted = [tag for tag in dict.fromkeys(tags) if _hashtag(tag)]
     present = {tag for paper in papers for tag in paper.tags}
     # Name the topics this digest actually covers; if the papers carry none of them (tags
     # not known yet), the chat's own topics still say what the digest is about.
-    shown = [tag for tag in wanted if tag in present] or wanted
+    shown = [_hashtag(tag) for tag in wanted if tag in present] or [_hashtag(t) for t in wanted]
+    # Followed words and authors come after the tags, clipped: they are typed by users.
+    shown += [_esc(_clip(_clean(topic), 40)) for topic in dict.fromkeys(topics) if _clean(topic)]
     parts = [f"☀️ <b>Дайджест на {_esc(date_ru(day))}</b>"]
     if shown:
-        topics = " ".join(_hashtag(tag) for tag in shown[:HEADER_TAGS])
+        named = " ".join(shown[:HEADER_TAGS])
         if len(shown) > HEADER_TAGS:
-            topics += f" и ещё {len(shown) - HEADER_TAGS}"
-        parts.append(topics)
+            named += f" и ещё {len(shown) - HEADER_TAGS}"
+        parts.append(named)
     parts.append(_esc(count(len(papers), "статья", "статьи", "статей")))
     return " · ".join(parts)
 
@@ -278,7 +290,7 @@ class _Block:
     href: str | None
     extras: tuple[str, ...]  # HTML fragments of the links line, already escaped
     tags: tuple[str, ...]
-    why: str = ""
+    why: str = ""  # plain text of the 📌 line
 
     def render(self, summary: str) -> str:
         """Lay the block out with this (plain) summary; an empty one leaves its line out."""
@@ -294,7 +306,7 @@ class _Block:
         if hashtags:
             lines.append(" ".join(hashtags))
         if self.why:
-            lines.append(f"📌 {_esc(self.why)}")
+            lines.append(_esc(_WHY_MARK + self.why))
         return "\n".join(lines)
 
 
@@ -302,11 +314,25 @@ def _block(paper: PaperView, prefix: str, limit: int) -> tuple[str, int]:
     """The paper's block and its length, shortened only if it would not fit in ``limit``."""
     # Nearly every block fits untouched; building (and measuring) it once per paper and
     # position serves a whole broadcast, whatever room each chat's header leaves.
-    block, size = _full_block(paper, prefix)
-    if size <= limit:
-        return block, size
+    if paper.why:
+        # The 📌 line differs between chats while the rest of the block does not: the block
+        # is built once per paper and position, the line added.
+        block, size = _full_block(replace(paper, why=""), prefix)
+        line = _why_line(paper.why)
+        if size + _len(line) <= limit:
+            return block + line, size + _len(line)
+    else:
+        block, size = _full_block(paper, prefix)
+        if size <= limit:
+            return block, size
     block = _fit_block(paper, prefix, paper.summary, limit)
     return block, _len(block)
+
+
+@functools.lru_cache(maxsize=16384)
+def _why_line(why: str) -> str:
+    """The 📌 line as it ends a block, with its line break."""
+    return "\n" + _esc(_WHY_MARK + _clip(_clean(why), _MAX_WHY))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -321,14 +347,8 @@ def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
     summary = _clean(summary)
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
-    full = _Block(
-        prefix,
-        title,
-        _safe_url(paper.url),
-        links + upvotes,
-        paper.tags,
-        _clip(_clean(paper.why), _MAX_WHY),
-    )
+    why = _clip(_clean(paper.why), _MAX_WHY) if paper.why else ""
+    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why)
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or
     # at least for a worthwhile cut of it, wins.  Real papers stop at the first or second.

@@ -1,24 +1,26 @@
 """The morning digest: which chats are due, what each receives, and the delivery bookkeeping.
 
-Composing is grouped by tag set (see docs/architecture.md): chats that follow the
-same tags share one ranked candidate list, and only the few papers a chat already received
-are subtracted per chat.  A naive subscriptions × paper_tags × papers join would instead
-materialise one row per (chat, matching paper) - millions of rows for 100k chats.
+Composing is grouped by profile (see docs/architecture.md): chats with the same tags, follows
+and mutes (``content.matching.Profile``) share one ranked candidate list, and only the few
+papers a chat already received are subtracted per chat.  A naive subscriptions × paper_tags ×
+papers join would instead materialise one row per (chat, matching paper) - millions of rows for
+100k chats.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Final, NamedTuple, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
 from storage.db import in_values, insert_ignoring_conflicts
-from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
+from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
 
 READY_STATUSES: Final[tuple[str, ...]] = ("done", "fallback")
@@ -63,10 +65,14 @@ class DigestPaper:
 
 @dataclass(frozen=True, slots=True)
 class ComposedDigest:
-    """A chat's digest: the papers to send, best first, and how many more matched."""
+    """A chat's digest: the papers to send, best first, how many more matched, and why each came.
+
+    ``reasons`` is keyed by paper id.
+    """
 
     papers: tuple[DigestPaper, ...]
     more: int
+    reasons: Mapping[str, Reason] = field(default_factory=dict)
     # Papers outside the chat's matches, close to what it liked ("Может быть интересно").
     suggestions: tuple[DigestPaper, ...] = ()
 
@@ -84,7 +90,8 @@ async def claim_due_chats(
 ) -> list[DueChat]:
     """Claim up to ``limit`` due chats that no other sender holds, oldest first, for ``lease``.
 
-    Due means active, unpaused, subscribed, and next digest at or before ``now``. Senders
+    Due means active, unpaused, following a tag, word or author, and next digest at or before
+    ``now``. Senders
     (ticks, replicas) share the work: on PostgreSQL, rows another transaction is claiming are
     skipped (FOR UPDATE SKIP LOCKED); on SQLite, transactions are serial anyway. A claim
     ends with ``release_chat``, or lapses after ``lease`` if its sender died.
@@ -96,7 +103,10 @@ async def claim_due_chats(
             Chat.active.is_(True),
             Chat.paused.is_(False),
             or_(Chat.claimed_until.is_(None), Chat.claimed_until <= now),
-            exists().where(Subscription.chat_id == Chat.id),
+            or_(
+                exists().where(Subscription.chat_id == Chat.id),
+                exists().where(Follow.chat_id == Chat.id, Follow.kind.in_((WORD, AUTHOR))),
+            ),
         )
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
@@ -163,24 +173,26 @@ async def release_chat(
 async def compose(
     *,
     session: AsyncSession,
-    chats: Sequence[tuple[int, Sequence[str]]],
+    chats: Sequence[tuple[int, Profile]],
     max_papers: int,
     since: dt.date,
 ) -> dict[int, ComposedDigest]:
-    """Each chat's ready, undelivered papers listed since ``since`` that carry one of its tags.
+    """Each chat's ready, undelivered papers listed since ``since`` that its profile brings.
 
+    A paper comes for a followed tag, word or author, unless a muted word or tag is in it.
     Papers are ranked by upvotes, then listing day (newest first), then id, and capped at
     ``max_papers``; ``more`` counts the matching papers beyond the cap.  Chats with equal
     results share one ComposedDigest object, so callers can render each result once.
     """
-    wanted = {chat_id: frozenset(tags) for chat_id, tags in chats}
+    wanted = dict(chats)
     result = dict.fromkeys(wanted, EMPTY_DIGEST)
-    union: frozenset[str] = frozenset().union(*wanted.values())
-    if not union:
+    union: frozenset[str] = frozenset().union(*(p.tags for p in wanted.values()))
+    needs_text = any(p.needs_text for p in wanted.values())
+    if not any(p.wants_anything for p in wanted.values()):
         return result
 
     # All tags of the recent ready papers: one small query (a day lists a few hundred
-    # papers), from which every tag set's candidates are derived in memory.
+    # papers), from which every profile's candidates are derived in memory.
     paper_tags: dict[str, list[str]] = defaultdict(list)
     rows = await session.execute(
         select(PaperTag.paper_id, PaperTag.tag)
@@ -191,16 +203,22 @@ async def compose(
     )
     for paper_id, tag in rows.all():
         paper_tags[paper_id].append(tag)
-    papers = await _digest_papers(
-        session=session,
-        paper_ids=[pid for pid, tags in paper_tags.items() if not union.isdisjoint(tags)],
-        tags=paper_tags,
-    )
+    texts: dict[str, PaperText] = {}
+    if needs_text:
+        # Followed words and authors may find any ready paper, tagged or not.
+        papers, texts = await _papers_with_text(session=session, since=since, tags=paper_tags)
+        pool = list(texts)
+    else:
+        papers = await _digest_papers(
+            session=session,
+            paper_ids=[pid for pid, tags in paper_tags.items() if not union.isdisjoint(tags)],
+            tags=paper_tags,
+        )
+        pool = list(paper_tags)
     if not papers:
         return result
     ranked = sorted(papers.values(), key=lambda p: (-p.upvotes, -p.listed_on.toordinal(), p.id))
 
-    pool = list(paper_tags)
     delivered = await _delivered(
         session=session,
         chat_ids=list(wanted),
@@ -208,37 +226,53 @@ async def compose(
         id_range=(pool[0], pool[-1]),
     )
 
-    # Each tag's papers as positions in the ranking: a tag set's papers are the union of its
-    # tags' lists, so the cost follows the papers that match, not all candidates.
-    positions: dict[str, list[int]] = defaultdict(list)
-    for position, paper in enumerate(ranked):
-        for tag in paper.tags:
-            positions[tag].append(position)
-    # Chats that follow the same tags share one ranked list of matching papers; only what
-    # a chat already received is subtracted per chat.
-    by_tag_set: dict[frozenset[str], list[int]] = defaultdict(list)
-    for chat_id, tag_set in wanted.items():
-        if tag_set:
-            by_tag_set[tag_set].append(chat_id)
+    # Each tag, word and author as a set of positions in the ranking: a profile's papers are
+    # the union of its follows' sets less its mutes', so the cost follows the distinct
+    # profiles and follows, not the chats.
+    matcher = Matcher([texts.get(p.id) or PaperText(p.id, p.tags) for p in ranked])
+    by_profile: dict[Profile, list[int]] = defaultdict(list)
+    for chat_id, chat_profile in wanted.items():
+        if chat_profile.wants_anything:
+            by_profile[chat_profile].append(chat_id)
     limit = max(max_papers, 0)
-    for tag_set, chat_ids in by_tag_set.items():
-        found = set[int]().union(*(positions.get(tag, ()) for tag in tag_set))
-        matching = [ranked[position] for position in sorted(found)]
-        shared = _cap(matching, limit)
+    for chat_profile, chat_ids in by_profile.items():
+        positions = matcher.matching(chat_profile)
+        # One mapping per profile: it holds the reasons of every paper its digests show.
+        why = _Why(matcher, chat_profile, ranked)
+        shared = why.capped(positions, limit)
         for chat_id in chat_ids:
             received = delivered.get(chat_id)
             if received:
-                result[chat_id] = _cap([p for p in matching if p.id not in received], limit)
+                kept = [p for p in positions if ranked[p].id not in received]
+                result[chat_id] = why.capped(kept, limit)
             else:
                 result[chat_id] = shared
     return result
 
 
-def _cap(papers: Sequence[DigestPaper], limit: int) -> ComposedDigest:
-    if not papers:
-        return EMPTY_DIGEST
-    kept = tuple(papers[:limit])
-    return ComposedDigest(papers=kept, more=len(papers) - len(kept))
+@dataclass(slots=True)
+class _Why:
+    """A profile's capped digests, with the reason of each paper they show."""
+
+    matcher: Matcher
+    profile: Profile
+    ranked: Sequence[DigestPaper]
+    reasons: dict[str, Reason] = field(default_factory=dict)
+
+    def capped(self, kept: Sequence[int], limit: int) -> ComposedDigest:
+        """The digest of these ranking positions, capped at ``limit``."""
+        if not kept:
+            return EMPTY_DIGEST
+        shown = kept[:limit]
+        for position in shown:
+            paper_id = self.ranked[position].id
+            if paper_id not in self.reasons:
+                self.reasons[paper_id] = self.matcher.reason(self.profile, position)
+        return ComposedDigest(
+            papers=tuple(self.ranked[position] for position in shown),
+            more=len(kept) - len(shown),
+            reasons=self.reasons,
+        )
 
 
 async def _digest_papers(
@@ -247,33 +281,66 @@ async def _digest_papers(
     """Digest views of these papers, keyed by id."""
     found: dict[str, DigestPaper] = {}
     for chunk in _chunks(paper_ids):
-        rows = await session.execute(
-            select(
-                Paper.id,
-                Paper.title,
-                Paper.title_ru,
-                Paper.summary_ru,
-                Paper.url,
-                Paper.code_url,
-                Paper.project_url,
-                Paper.upvotes,
-                Paper.listed_on,
-            ).where(Paper.id.in_(chunk))
-        )
+        rows = await session.execute(select(*_DIGEST_COLUMNS).where(Paper.id.in_(chunk)))
         for row in rows.all():
-            found[row.id] = DigestPaper(
-                id=row.id,
-                title=row.title,
-                title_ru=row.title_ru,
-                summary_ru=row.summary_ru,
-                url=row.url,
-                code_url=row.code_url,
-                project_url=row.project_url,
-                upvotes=row.upvotes,
-                listed_on=row.listed_on,
-                tags=tuple(sorted(tags[row.id])),
-            )
+            found[row.id] = _digest_paper(row, tags)
     return found
+
+
+async def _papers_with_text(
+    *, session: AsyncSession, since: dt.date, tags: dict[str, list[str]]
+) -> tuple[dict[str, DigestPaper], dict[str, PaperText]]:
+    """Every ready paper listed since ``since``, with what matching reads of it, by id.
+
+    Both mappings are in the database's id order, which the id range in _delivered relies on.
+    """
+    rows = await session.execute(
+        select(*_DIGEST_COLUMNS, Paper.abstract, Paper.authors)
+        .where(Paper.listed_on >= since, Paper.summary_status.in_(READY_STATUSES))
+        .order_by(Paper.id)
+    )
+    papers: dict[str, DigestPaper] = {}
+    texts: dict[str, PaperText] = {}
+    for row in rows.all():
+        paper = papers[row.id] = _digest_paper(row, tags)
+        texts[row.id] = PaperText(
+            id=row.id,
+            tags=paper.tags,
+            title=row.title,
+            abstract=row.abstract,
+            title_ru=row.title_ru,
+            summary_ru=row.summary_ru,
+            authors=tuple(name for name in row.authors or () if isinstance(name, str)),
+        )
+    return papers, texts
+
+
+_DIGEST_COLUMNS: Final = (
+    Paper.id,
+    Paper.title,
+    Paper.title_ru,
+    Paper.summary_ru,
+    Paper.url,
+    Paper.code_url,
+    Paper.project_url,
+    Paper.upvotes,
+    Paper.listed_on,
+)
+
+
+def _digest_paper(row: Any, tags: dict[str, list[str]]) -> DigestPaper:
+    return DigestPaper(
+        id=row.id,
+        title=row.title,
+        title_ru=row.title_ru,
+        summary_ru=row.summary_ru,
+        url=row.url,
+        code_url=row.code_url,
+        project_url=row.project_url,
+        upvotes=row.upvotes,
+        listed_on=row.listed_on,
+        tags=tuple(sorted(tags.get(row.id, ()))),
+    )
 
 
 async def _delivered(

@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from bot.app import DigestApp
 from bot.delivery import Deliverer
+from content.matching import profile
 from content.models import Source
 from storage import digests
 from storage.chats import get_chat
@@ -269,7 +270,7 @@ async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(
         assert since is not None
         composed = (
             await digests.compose(
-                session=session, chats=[(READER, ("mllm",))], max_papers=15, since=since
+                session=session, chats=[(READER, profile(["mllm"]))], max_papers=15, since=since
             )
         )[READER]
     assert {p.id for p in composed.papers} == MLLM_PAPERS

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from content.matching import profile
 from storage.chats import get_chat, set_next_digest_at
 from storage.digests import (
     READY_STATUSES,
@@ -111,8 +112,9 @@ async def composed(
     max_papers: int = 15,
     since: dt.date = DAY,
 ) -> dict[int, ComposedDigest]:
+    wanted = [(chat_id, profile(tags)) for chat_id, tags in chats]
     async with sessionmaker() as session:
-        return await compose(session=session, chats=chats, max_papers=max_papers, since=since)
+        return await compose(session=session, chats=wanted, max_papers=max_papers, since=since)
 
 
 def ids(digest: ComposedDigest) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 from bot import texts
 from bot.app import DigestApp
 from bot.delivery import Deliverer
+from content.matching import Profile
 from content.models import Source
 from content.relevance import Vote
 from storage import digests, feedback
@@ -220,7 +221,10 @@ async def test_a_thumbs_down_on_a_suggestion_is_stored_with_weight_two(world: Wo
         since = await digests.default_since(session=session)
         assert since is not None
         composed = await digests.compose(
-            session=session, chats=[(READER, ["mllm"])], max_papers=10, since=since
+            session=session,
+            chats=[(READER, Profile(tags=frozenset({"mllm"})))],
+            max_papers=10,
+            since=since,
         )
     papers = composed[READER].papers
     # The last two papers come as suggestions, as composing will send them.

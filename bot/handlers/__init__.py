@@ -23,6 +23,7 @@ from bot.handlers import (
     digest,
     fallback,
     feedback,
+    follows,
     membership,
     observe,
     search,
@@ -37,6 +38,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("subscribe", "Подписаться на теги: /subscribe mllm moe"),
     ("unsubscribe", "Отписаться от тегов"),
     ("tags", "Все темы с кнопками"),
+    ("follow", "Следить за словами: /follow watermark"),
+    ("author", "Следить за автором: /author Yann LeCun"),
+    ("mute", "Скрыть слово или тег: /mute video"),
     ("mytags", "Мои подписки, время и часовой пояс"),
     ("digest", "Прислать свежий дайджест сейчас"),
     ("search", "Поиск статей: /search смесь экспертов"),
@@ -65,6 +69,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("unsubscribe", subscriptions.unsubscribe, filters=only_new))
     app.add_handler(CommandHandler("tags", subscriptions.send_tags_overview, filters=only_new))
     app.add_handler(CommandHandler("mytags", subscriptions.mytags, filters=only_new))
+    app.add_handler(CommandHandler("follow", follows.follow, filters=only_new))
+    app.add_handler(CommandHandler("unfollow", follows.unfollow, filters=only_new))
+    app.add_handler(CommandHandler("author", follows.author, filters=only_new))
+    app.add_handler(CommandHandler("mute", follows.mute, filters=only_new))
+    app.add_handler(CommandHandler("unmute", follows.unmute, filters=only_new))
     app.add_handler(CommandHandler("digest", digest.digest_now, filters=only_new))
     app.add_handler(CommandHandler("search", search.search_command, filters=only_new))
     app.add_handler(CommandHandler("time", chat_settings.set_time, filters=only_new))
@@ -78,6 +87,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(
         CallbackQueryHandler(feedback.digest_button, pattern=keyboards.FEEDBACK_CALLBACK_PATTERN)
+    )
+    app.add_handler(
+        CallbackQueryHandler(follows.remove_button, pattern=keyboards.FOLLOW_CALLBACK_PATTERN)
     )
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(InlineQueryHandler(search.inline_query))

@@ -9,7 +9,7 @@ from bot.context import AppContext
 from bot.delivery import Deliverer, following_digest
 from bot.handlers.common import chat_unit, refuse_non_admin
 from content.schedule import zone
-from storage import chats, digests
+from storage import chats, digests, follows
 
 
 async def digest_now(update: Update, ctx: AppContext) -> None:
@@ -23,17 +23,19 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
     services = ctx.services
     now = services.now()
     async with chat_unit(update, ctx) as (session, chat, tags):
+        profiles = await follows.load_profiles(session=session, tags={chat.id: tags})
+        wanted = profiles[chat.id]
         since = await digests.default_since(session=session)
         composed = None
-        if tags and since is not None:
+        if wanted.wants_anything and since is not None:
             found = await digests.compose(
                 session=session,
-                chats=[(chat.id, tags)],
+                chats=[(chat.id, wanted)],
                 max_papers=ctx.settings.digest_max_papers,
                 since=since,
             )
             composed = found.get(chat.id)
-    if not tags:
+    if not wanted.wants_anything:
         await message.reply_html(texts.NOTHING_TO_DIGEST)
         return
     following = following_digest(now, chat.timezone, chat.digest_time)
@@ -54,7 +56,9 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         # The scheduled digest is going out this very moment.
         await message.reply_html(texts.DIGEST_IN_PROGRESS)
         return
-    sent = await Deliverer(services, ctx.bot).send(chat.id, tags, composed, today)
+    sent = await Deliverer(services, ctx.bot).send(
+        chat.id, tags, composed, today, topics=wanted.topics
+    )
     async with ctx.session() as session, session.begin():
         if claimed:
             await digests.finish_run(

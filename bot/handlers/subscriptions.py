@@ -13,11 +13,11 @@ from bot.handlers.common import (
     is_not_modified,
     refuse_non_admin,
     schedule_first_digest,
-    touch_chat,
 )
 from bot.keyboards import Action
 from content import taxonomy
-from storage import papers, subscriptions
+from content.matching import KINDS
+from storage import follows, papers, subscriptions
 
 
 async def subscribe(update: Update, ctx: AppContext) -> None:
@@ -110,10 +110,12 @@ async def mytags(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    chat, tags = await touch_chat(update, ctx)
+    async with chat_unit(update, ctx) as (session, chat, tags):
+        followed = await follows.list_follows(session=session, chat_id=chat.id, kinds=KINDS)
     await message.reply_html(
         texts.mytags(
             tags=tags,
+            follows=[(item.kind, item.text) for item in followed],
             digest_time=chat.digest_time,
             tz_name=chat.timezone,
             now=ctx.services.now(),
