@@ -258,11 +258,22 @@ class Matcher:
         for author in wanted.authors:
             found |= self._author_mask(author)
         if found:
-            for tag in wanted.mute_tags:
-                found &= ~self._tag_masks.get(tag, 0)
-            for phrase in wanted.mute_words:
-                found &= ~self._phrase_mask(phrase)
+            found &= ~self._muted(wanted)
         return list(_bits(found))
+
+    def others(self, wanted: Profile) -> list[int]:
+        """Positions of the papers the profile neither brings nor mutes: suggestion material."""
+        everything = (1 << len(self.papers)) - 1
+        brought = sum(1 << position for position in self.matching(wanted))
+        return list(_bits(everything & ~brought & ~self._muted(wanted)))
+
+    def _muted(self, wanted: Profile) -> int:
+        muted = 0
+        for tag in wanted.mute_tags:
+            muted |= self._tag_masks.get(tag, 0)
+        for phrase in wanted.mute_words:
+            muted |= self._phrase_mask(phrase)
+        return muted
 
     def reason(self, wanted: Profile, position: int) -> Reason:
         """Why the paper at this position came to a chat with this profile."""

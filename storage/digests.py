@@ -12,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
+from content.relevance import Vote, personalise
+from storage import feedback
 from storage.db import in_values, insert_ignoring_conflicts
 from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
+from storage.vectors import load_vectors
 
 READY_STATUSES: Final[tuple[str, ...]] = ("done", "fallback")
 """Summary statuses of papers that may go out in a digest."""
@@ -176,6 +179,7 @@ async def compose(
     chats: Sequence[tuple[int, Profile]],
     max_papers: int,
     since: dt.date,
+    model: str | None = None,
 ) -> dict[int, ComposedDigest]:
     """Each chat's ready, undelivered papers listed since ``since`` that its profile brings.
 
@@ -183,6 +187,10 @@ async def compose(
     Papers are ranked by upvotes, then listing day (newest first), then id, and capped at
     ``max_papers``; ``more`` counts the matching papers beyond the cap.  Chats with equal
     results share one ComposedDigest object, so callers can render each result once.
+
+    With ``model`` (the embedding model of the papers' vectors), a chat that rated papers gets
+    its personal order instead, and suggestions (``content.relevance.personalise``); the
+    chats that never rated keep sharing their results.
     """
     wanted = dict(chats)
     result = dict.fromkeys(wanted, EMPTY_DIGEST)
@@ -190,6 +198,11 @@ async def compose(
     needs_text = any(p.needs_text for p in wanted.values())
     if not any(p.wants_anything for p in wanted.values()):
         return result
+    votes: dict[int, list[Vote]] = {}
+    if model is not None:
+        votes = await feedback.votes_of_chats(
+            session=session, chat_ids=[c for c, p in wanted.items() if p.wants_anything]
+        )
 
     # All tags of the recent ready papers: one small query (a day lists a few hundred
     # papers), from which every profile's candidates are derived in memory.
@@ -209,9 +222,12 @@ async def compose(
         papers, texts = await _papers_with_text(session=session, since=since, tags=paper_tags)
         pool = list(texts)
     else:
+        # Suggestions for chats that rated papers may come from any tag.
         papers = await _digest_papers(
             session=session,
-            paper_ids=[pid for pid, tags in paper_tags.items() if not union.isdisjoint(tags)],
+            paper_ids=[
+                pid for pid, tags in paper_tags.items() if votes or not union.isdisjoint(tags)
+            ],
             tags=paper_tags,
         )
         pool = list(paper_tags)
@@ -235,19 +251,74 @@ async def compose(
         if chat_profile.wants_anything:
             by_profile[chat_profile].append(chat_id)
     limit = max(max_papers, 0)
+    personal: list[_Personal] = []
     for chat_profile, chat_ids in by_profile.items():
         positions = matcher.matching(chat_profile)
         # One mapping per profile: it holds the reasons of every paper its digests show.
         why = _Why(matcher, chat_profile, ranked)
-        shared = why.capped(positions, limit)
+        shared: ComposedDigest | None = None
         for chat_id in chat_ids:
-            received = delivered.get(chat_id)
-            if received:
+            received = delivered.get(chat_id, set())
+            chat_votes = votes.get(chat_id)
+            if chat_votes:
+                personal.append(_Personal(chat_id, why, positions, received, chat_votes))
+            elif received:
                 kept = [p for p in positions if ranked[p].id not in received]
                 result[chat_id] = why.capped(kept, limit)
             else:
+                shared = shared or why.capped(positions, limit)
                 result[chat_id] = shared
+    if personal and model is not None:
+        result.update(
+            await _personal_digests(
+                session=session, model=model, chats=personal, ranked=ranked, limit=limit
+            )
+        )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Personal:
+    """A chat whose digest follows its own votes."""
+
+    chat_id: int
+    why: _Why
+    positions: Sequence[int]  # what its profile brings, in the usual order
+    received: set[str]
+    votes: Sequence[Vote]
+
+
+async def _personal_digests(
+    *,
+    session: AsyncSession,
+    model: str,
+    chats: Sequence[_Personal],
+    ranked: Sequence[DigestPaper],
+    limit: int,
+) -> dict[int, ComposedDigest]:
+    """The digests of chats that rated papers: their personal order, drops and suggestions."""
+    voted = {vote.paper_id for chat in chats for vote in chat.votes}
+    vectors = await load_vectors(
+        session=session, model=model, paper_ids=[p.id for p in ranked] + sorted(voted)
+    )
+    position_of = {paper.id: position for position, paper in enumerate(ranked)}
+    found: dict[int, ComposedDigest] = {}
+    for chat in chats:
+        candidates = [ranked[p].id for p in chat.positions if ranked[p].id not in chat.received]
+        others = chat.why.matcher.others(chat.why.profile)
+        chosen = personalise(
+            candidates,
+            chat.votes,
+            vectors,
+            pool=[ranked[p].id for p in others if ranked[p].id not in chat.received],
+        )
+        digest = chat.why.capped([position_of[pid] for pid in chosen.order], limit)
+        if digest.papers and chosen.suggestions:
+            digest = replace(
+                digest, suggestions=tuple(ranked[position_of[p]] for p in chosen.suggestions)
+            )
+        found[chat.chat_id] = digest
+    return found
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,8 +25,10 @@ from storage.digests import (
     renew_run,
     start_run,
 )
+from storage.feedback import set_vote
 from storage.jobs import claim_job_run
 from storage.models import Chat, Delivery, DigestRun, Paper, PaperTag, Subscription
+from storage.vectors import save_vectors
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -578,3 +581,89 @@ async def test_each_occurrence_of_a_job_is_claimed_once(sessionmaker: Sessions) 
     assert sorted(results) == [False, False, False, True]  # replicas racing: one wins
     assert await take("ingest", five + dt.timedelta(hours=6)) is True  # the next occurrence
     assert await take("cleanup", five) is True  # another job
+
+
+# --- personal order from 👍 and 👎 ---------------------------------------------------------
+
+MODEL = "test-model"
+
+
+def topic(axis: int) -> list[float]:
+    """A unit vector along one axis: papers on one topic share it, other topics are orthogonal."""
+    vector = [0.0] * 384
+    vector[axis] = 1.0
+    return vector
+
+
+async def embed(sessionmaker: Sessions, vectors: dict[str, list[float]]) -> None:
+    async with sessionmaker() as session, session.begin():
+        await save_vectors(
+            session=session,
+            model=MODEL,
+            vectors={pid: np.asarray(v, dtype=np.float32) for pid, v in vectors.items()},
+            now=NOW,
+        )
+
+
+async def rate(sessionmaker: Sessions, chat_id: int, paper_id: str, vote: int) -> None:
+    async with sessionmaker() as session, session.begin():
+        await set_vote(
+            session=session, chat_id=chat_id, paper_id=paper_id, vote=vote, suggested=False, now=NOW
+        )
+
+
+async def test_a_chat_that_rated_papers_gets_its_own_order_drops_and_suggestions(
+    sessionmaker: Sessions,
+) -> None:
+    # Yesterday: a MoE paper the reader liked and a video paper the reader did not.
+    yesterday = DAY - dt.timedelta(days=1)
+    await add_paper(sessionmaker, "2412.10000", ["mllm"], listed_on=yesterday)
+    await add_paper(sessionmaker, "2412.10001", ["mllm"], listed_on=yesterday)
+    # Today: two MoE papers, one video paper (all #mllm), and a MoE paper tagged #rl only.
+    await add_paper(sessionmaker, "2412.20000", ["mllm"], upvotes=90)  # video
+    await add_paper(sessionmaker, "2412.20001", ["mllm"], upvotes=50)  # MoE
+    await add_paper(sessionmaker, "2412.20002", ["mllm"], upvotes=10)  # MoE
+    await add_paper(sessionmaker, "2412.20003", ["rl"], upvotes=5)  # MoE, not followed
+    moe, video = topic(0), topic(1)
+    await embed(
+        sessionmaker,
+        {
+            "2412.10000": moe,
+            "2412.10001": video,
+            "2412.20000": video,
+            "2412.20001": moe,
+            "2412.20002": moe,
+            "2412.20003": moe,
+        },
+    )
+    for chat_id in (1, 2):
+        await add_chat(sessionmaker, chat_id, ["mllm"])
+    await rate(sessionmaker, 1, "2412.10000", +1)
+    await rate(sessionmaker, 1, "2412.10001", -1)
+
+    async with sessionmaker() as session:
+        digests = await compose(
+            session=session,
+            chats=[(1, profile(["mllm"])), (2, profile(["mllm"]))],
+            max_papers=15,
+            since=DAY,
+            model=MODEL,
+        )
+
+    # The reader who rated: MoE first, the video paper dropped, the #rl MoE paper suggested.
+    assert ids(digests[1]) == ["2412.20001", "2412.20002"]
+    assert [p.id for p in digests[1].suggestions] == ["2412.20003"]
+    # The reader who never rated: by upvotes, as before, nothing suggested.
+    assert ids(digests[2]) == ["2412.20000", "2412.20001", "2412.20002"]
+    assert digests[2].suggestions == ()
+
+
+async def test_votes_change_nothing_without_an_embedding_model(sessionmaker: Sessions) -> None:
+    await add_paper(sessionmaker, "2412.20000", ["mllm"], upvotes=90)
+    await add_paper(sessionmaker, "2412.20001", ["mllm"], upvotes=50)
+    await add_chat(sessionmaker, 1, ["mllm"])
+    await rate(sessionmaker, 1, "2412.20000", -1)
+
+    digests = await composed(sessionmaker, [(1, ["mllm"])])
+
+    assert ids(digests[1]) == ["2412.20000", "2412.20001"]
