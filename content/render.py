@@ -15,7 +15,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -66,7 +66,8 @@ class PaperView:
     upvotes: int = 0
     tags: tuple[str, ...] = ()
     # Why the paper came to this chat ("#mllm · «watermark»"), shown after 📌; "" for none.
-    why: str = ""
+    # Not part of equality: the cache of blocks then serves every chat, whatever its line.
+    why: str = field(default="", compare=False)
 
 
 SUGGESTIONS_HEADING: Final[str] = "Может быть интересно"
@@ -220,7 +221,7 @@ def _part(pieces: Sequence[_Piece]) -> DigestPart:
 
 def render_card(paper: PaperView) -> str:
     """A compact HTML card of one paper for /search and inline results, ≤ 1024 characters."""
-    return _fit_block(paper, "", _card_summary(paper.summary), MAX_CARD_LENGTH)
+    return _fit_block(paper, "", _card_summary(paper.summary), MAX_CARD_LENGTH, why=paper.why)
 
 
 SEARCH_CARD_LENGTH: Final[int] = 700
@@ -232,7 +233,8 @@ def render_search_page(papers: Sequence[PaperView], *, header: str, first_number
     blocks = [header]
     room = min(SEARCH_CARD_LENGTH, (MAX_MESSAGE_LENGTH - _len(header)) // max(len(papers), 1) - 2)
     for number, paper in enumerate(papers, first_number):
-        blocks.append(_fit_block(paper, f"{number}. ", _card_summary(paper.summary), room))
+        summary = _card_summary(paper.summary)
+        blocks.append(_fit_block(paper, f"{number}. ", summary, room, why=paper.why))
     return _PARAGRAPH.join(blocks)
 
 
@@ -314,18 +316,15 @@ def _block(paper: PaperView, prefix: str, limit: int) -> tuple[str, int]:
     """The paper's block and its length, shortened only if it would not fit in ``limit``."""
     # Nearly every block fits untouched; building (and measuring) it once per paper and
     # position serves a whole broadcast, whatever room each chat's header leaves.
+    # The 📌 line differs between chats while the rest of the block does not: the block is
+    # built once per paper and position, and the line added.
+    block, size = _full_block(paper, prefix)
     if paper.why:
-        # The 📌 line differs between chats while the rest of the block does not: the block
-        # is built once per paper and position, the line added.
-        block, size = _full_block(replace(paper, why=""), prefix)
         line = _why_line(paper.why)
-        if size + _len(line) <= limit:
-            return block + line, size + _len(line)
-    else:
-        block, size = _full_block(paper, prefix)
-        if size <= limit:
-            return block, size
-    block = _fit_block(paper, prefix, paper.summary, limit)
+        block, size = block + line, size + _len(line)
+    if size <= limit:
+        return block, size
+    block = _fit_block(paper, prefix, paper.summary, limit, why=paper.why)
     return block, _len(block)
 
 
@@ -337,17 +336,18 @@ def _why_line(why: str) -> str:
 
 @functools.lru_cache(maxsize=16384)
 def _full_block(paper: PaperView, prefix: str) -> tuple[str, int]:
-    block = _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH)
+    # Without the 📌 line, which is no part of the cache key.
+    block = _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH, why="")
     return block, _len(block)
 
 
-def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int) -> str:
+def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int, *, why: str) -> str:
     """A paper block of at most ``limit`` characters, shortening or shedding parts to fit."""
     title = _clean(paper.title) or _NO_TITLE
     summary = _clean(summary)
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
-    why = _clip(_clean(paper.why), _MAX_WHY) if paper.why else ""
+    why = _clip(_clean(why), _MAX_WHY) if why else ""
     full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why)
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or
