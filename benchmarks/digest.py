@@ -1,9 +1,12 @@
 """Morning digest at scale: compose and render the digests of 100,000 chats.
 
 100,000 chats follow 3 random tags each of the 51 in the taxonomy; one day lists 300 ready
-papers with 3 random tags each; 3% of the chats already received a few of their papers. The
-timed part streams the due chats in batches of 5,000 (claim_due_chats, compose, then moving their
-next digest to tomorrow, as a broadcast does) and renders each distinct digest once.
+papers with 3 random tags each; 3% of the chats already received a few of their papers, and
+10% rated 5 earlier papers (3 👍, 2 👎), so their digests are ranked for them alone. Every paper
+has a vector shaped like multilingual-e5's: unrelated papers at cosine ~0.84, papers sharing
+their first tag at ~0.91. The timed part streams the due chats in batches of 5,000
+(claim_due_chats, compose, then moving their next digest to tomorrow, as a broadcast does) and
+renders each distinct digest once.
 
 Each database runs in a child process of its own, so its peak RSS is its own: SQLite always,
 PostgreSQL when TEST_POSTGRES_URL is set (in a scratch database created next to it).
@@ -25,6 +28,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -33,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E40
 
 from benchmarks.common import SHORT, emit  # noqa: E402
 from bot.delivery import view as paper_view  # noqa: E402
-from content.render import PaperView, render_digest  # noqa: E402
+from content.render import PaperView, render_digest_parts  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, dialect_name, upgrade_async  # noqa: E402
 from storage.digests import (  # noqa: E402
@@ -43,7 +48,8 @@ from storage.digests import (  # noqa: E402
     default_since,
 )
 from storage.follows import load_profiles  # noqa: E402
-from storage.models import Chat, Delivery, Paper, PaperTag, Subscription  # noqa: E402
+from storage.models import Chat, Delivery, Feedback, Paper, PaperTag, Subscription  # noqa: E402
+from storage.vectors import save_vectors  # noqa: E402
 from tests.scratch_db import scratch_postgres  # noqa: E402
 
 SEED = 20241219
@@ -51,6 +57,10 @@ CHATS = 10_000 if SHORT else 100_000
 PAPERS = 300
 TAGS_EACH = 3
 DELIVERED_SHARE = 0.03  # chats that already received 1-3 of their papers
+FEEDBACK_SHARE = 0.10  # chats that rated earlier papers
+VOTES = (1, 1, 1, -1, -1)
+RATED_PAPERS = 200  # earlier papers that chats rated
+MODEL = "bench-model"
 BATCH = 5000
 MAX_PAPERS = 15
 LOAD_CHUNK = 10_000
@@ -86,7 +96,26 @@ async def load(sessionmaker: Sessions) -> None:
         for tag in paper_tags:
             by_tag[tag].append(paper_id)
 
+    earlier = [(f"2411.{10000 + n:05d}", rng.sample(tags, TAGS_EACH)) for n in range(RATED_PAPERS)]
     async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Paper),
+            [
+                {
+                    "id": paper_id,
+                    "title": f"Paper {paper_id}",
+                    "abstract": "An abstract.",
+                    "authors": ["A. Author"],
+                    "listed_on": DAY - dt.timedelta(days=30),
+                    "source": "hf",
+                    "url": f"https://huggingface.co/papers/{paper_id}",
+                    "summary_status": "done",
+                    "ingested_at": NOW,
+                    "updated_at": NOW,
+                }
+                for paper_id, _ in earlier
+            ],
+        )
         await session.execute(
             insert(Paper),
             [
@@ -114,11 +143,13 @@ async def load(sessionmaker: Sessions) -> None:
             insert(PaperTag),
             [{"paper_id": pid, "tag": tag} for pid, paper_tags in papers for tag in paper_tags],
         )
+        await save_vectors(session=session, model=MODEL, vectors=vectors(papers + earlier), now=NOW)
 
     for start in range(0, CHATS, LOAD_CHUNK):
         chats: list[dict[str, object]] = []
         subscriptions: list[dict[str, object]] = []
         deliveries: list[dict[str, object]] = []
+        feedback: list[dict[str, object]] = []
         for chat_id in range(start + 1, min(start + LOAD_CHUNK, CHATS) + 1):
             chat_tags = rng.sample(tags, TAGS_EACH)
             chats.append(
@@ -136,6 +167,12 @@ async def load(sessionmaker: Sessions) -> None:
             subscriptions.extend(
                 {"chat_id": chat_id, "tag": tag, "created_at": NOW} for tag in chat_tags
             )
+            if rng.random() < FEEDBACK_SHARE:
+                rated = rng.sample(earlier, len(VOTES))
+                feedback.extend(
+                    {"chat_id": chat_id, "paper_id": pid, "vote": vote, "created_at": NOW}
+                    for (pid, _), vote in zip(rated, VOTES, strict=True)
+                )
             if rng.random() < DELIVERED_SHARE:
                 matching = sorted({pid for tag in chat_tags for pid in by_tag[tag]})
                 received = rng.sample(matching, min(len(matching), rng.randint(1, 3)))
@@ -147,10 +184,29 @@ async def load(sessionmaker: Sessions) -> None:
             await session.execute(insert(Subscription), subscriptions)
             if deliveries:
                 await session.execute(insert(Delivery), deliveries)
+            if feedback:
+                await session.execute(insert(Feedback), feedback)
 
     # A live database has planner statistics; a freshly loaded one needs them gathered.
     async with sessionmaker() as session, session.begin():
         await session.execute(text("ANALYZE"))
+
+
+def vectors(papers: list[tuple[str, list[str]]]) -> dict[str, np.ndarray]:
+    """e5-like vectors: a component every paper shares, one per first tag, and noise."""
+    rng = np.random.default_rng(SEED)
+
+    def unit(rows: int) -> np.ndarray:
+        found = rng.standard_normal((rows, 384)).astype(np.float32)
+        return found / np.linalg.norm(found, axis=1, keepdims=True)
+
+    common = unit(1)[0]
+    topics = dict(zip(sorted(TAG_IDS), unit(len(TAG_IDS)), strict=True))
+    noise = unit(len(papers))
+    return {
+        pid: np.sqrt(0.84) * common + np.sqrt(0.07) * topics[paper_tags[0]] + np.sqrt(0.09) * n
+        for (pid, paper_tags), n in zip(papers, noise, strict=True)
+    }
 
 
 # --- the measured broadcast -------------------------------------------------------------
@@ -163,7 +219,7 @@ def view(digest: ComposedDigest) -> list[PaperView]:
 async def broadcast(db: str, sessionmaker: Sessions) -> None:
     tag_sets: set[tuple[str, ...]] = set()
     rendered: set[tuple[tuple[str, ...], int, tuple[str, ...]]] = set()
-    chats = with_digest = messages = batches = 0
+    chats = with_digest = messages = batches = personal = 0
     due_s = compose_s = render_s = advance_s = 0.0
     started = time.perf_counter()
     while True:
@@ -183,6 +239,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 chats=list(profiles.items()),
                 max_papers=MAX_PAPERS,
                 since=since,
+                model=MODEL,
             )
             t1 = time.perf_counter()
             compose_s += t1 - t0
@@ -194,11 +251,19 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 with_digest += 1
                 # The 📌 lines differ between profiles that got the same papers.
                 whys = tuple(digest.reasons[paper.id].line() for paper in digest.papers)
-                key = (tuple(paper.id for paper in digest.papers), digest.more, whys)
+                suggested = tuple(paper.id for paper in digest.suggestions)
+                personal += bool(suggested)
+                key = (tuple(p.id for p in digest.papers), digest.more, whys + suggested)
                 if key in rendered:
                     continue
                 rendered.add(key)
-                parts = render_digest(view(digest), day=DAY, tags=chat.tags, more=digest.more)
+                parts = render_digest_parts(
+                    view(digest),
+                    day=DAY,
+                    tags=chat.tags,
+                    more=digest.more,
+                    suggestions=[paper_view(paper) for paper in digest.suggestions],
+                )
                 messages += len(parts)
             t2 = time.perf_counter()
             render_s += t2 - t1
@@ -216,8 +281,9 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
         batches += 1
     seconds = time.perf_counter() - started
 
-    emit("digest", "seconds", seconds, "s", target="<= 10", chats=chats, batches=batches, db=db)
-    emit("digest", "peak_rss_mb", peak_rss_mb(), "MB", target="<= 300", db=db)
+    emit("digest", "seconds", seconds, "s", target="<= 15", chats=chats, batches=batches, db=db)
+    emit("digest", "peak_rss_mb", peak_rss_mb(), "MB", target="<= 500", db=db)
+    emit("digest", "with_suggestions", personal, "chats", note="rated, got suggestions", db=db)
     emit("digest", "distinct_tag_sets", len(tag_sets), "sets", db=db)
     emit("digest", "distinct_digests", len(rendered), "digests", messages=messages, db=db)
     emit("digest", "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest, db=db)
