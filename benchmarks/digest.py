@@ -40,6 +40,7 @@ from benchmarks.common import SHORT, emit  # noqa: E402
 from bot.delivery import view as paper_view  # noqa: E402
 from content.render import PaperView, render_digest_parts  # noqa: E402
 from content.taxonomy import TAG_IDS  # noqa: E402
+from content.vectors import Vector, normalised  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, dialect_name, upgrade_async  # noqa: E402
 from storage.digests import (  # noqa: E402
     ComposedDigest,
@@ -192,13 +193,12 @@ async def load(sessionmaker: Sessions) -> None:
         await session.execute(text("ANALYZE"))
 
 
-def vectors(papers: list[tuple[str, list[str]]]) -> dict[str, np.ndarray]:
+def vectors(papers: list[tuple[str, list[str]]]) -> dict[str, Vector]:
     """e5-like vectors: a component every paper shares, one per first tag, and noise."""
     rng = np.random.default_rng(SEED)
 
-    def unit(rows: int) -> np.ndarray:
-        found = rng.standard_normal((rows, 384)).astype(np.float32)
-        return found / np.linalg.norm(found, axis=1, keepdims=True)
+    def unit(rows: int) -> Vector:
+        return normalised(rng.standard_normal((rows, 384)))
 
     common = unit(1)[0]
     topics = dict(zip(sorted(TAG_IDS), unit(len(TAG_IDS)), strict=True))
