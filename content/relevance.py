@@ -28,7 +28,7 @@ another model needs its own ``Calibration``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -94,20 +94,91 @@ def personalise(
     its usual place among the papers feedback says nothing about, a vote without one is
     ignored. ``pool`` holds papers outside the chat's matches, for suggestions.
     """
-    n = len(candidates)
-    usual = BASE_WEIGHT * (1 - np.arange(n, dtype=np.float64) / max(n, 1))
-    rated = [v for v in votes if v.paper_id in vectors and v.vote in (1, -1)]
-    liked, disliked = _liked_disliked(candidates, rated, vectors, calibration)
-    affinity = liked - disliked
-    scores = affinity + usual
-    kept = [i for i in range(n) if affinity[i] > -DROP_AT]
-    kept.sort(key=lambda i: -scores[i])  # stable: ties keep the usual order
-    return Personal(
-        order=tuple(candidates[i] for i in kept),
-        dropped=tuple(candidates[i] for i in range(n) if affinity[i] <= -DROP_AT),
-        suggestions=_suggestions(candidates, pool, rated, vectors, calibration),
-        scores={paper_id: float(scores[i]) for i, paper_id in enumerate(candidates)},
+    papers = list(dict.fromkeys([*candidates, *pool]))
+    dim = next(iter(vectors.values())).shape[0] if vectors else 1
+    zero = np.zeros(dim, dtype=np.float32)
+    matrix = (
+        np.stack([vectors.get(p, zero) for p in papers])
+        if papers
+        else np.zeros((0, dim), dtype=np.float32)
     )
+    liked, disliked = affinities(matrix, votes, vectors, calibration)
+    row = {paper_id: i for i, paper_id in enumerate(papers)}
+    rated = {row[v.paper_id] for v in votes if v.paper_id in row}
+    order, dropped, suggested = choose(
+        [row[c] for c in candidates], [row[p] for p in pool], liked, disliked, rated=rated
+    )
+    usual = _usual(len(candidates))
+    return Personal(
+        order=tuple(papers[i] for i in order),
+        dropped=tuple(papers[i] for i in dropped),
+        suggestions=tuple(papers[i] for i in suggested),
+        scores={
+            paper_id: float(liked[row[paper_id]] - disliked[row[paper_id]] + usual[i])
+            for i, paper_id in enumerate(candidates)
+        },
+    )
+
+
+def affinities(
+    matrix: Vector,
+    votes: Sequence[Vote],
+    vectors: Mapping[str, Vector],
+    calibration: Calibration = E5_SMALL,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``liked`` and ``disliked`` (as the module says) of each row of ``matrix``.
+
+    A row of zeros (a paper without a vector) is close to nothing; a vote on a paper without
+    a vector counts for nothing.
+    """
+    liked = np.zeros(len(matrix))
+    disliked = np.zeros(len(matrix))
+    rated = [v for v in votes if v.paper_id in vectors and v.vote in (1, -1)]
+    if not rated or not len(matrix):
+        return liked, disliked
+    voted = np.stack([vectors[v.paper_id] for v in rated]).astype(np.float32)
+    near = closeness(matrix @ voted.T, calibration)  # papers × votes
+    signs = np.array([v.vote for v in rated])
+    weights = np.array([max(v.weight, 1) for v in rated], dtype=np.float64)
+    if (signs > 0).any():
+        liked = near[:, signs > 0].max(axis=1)
+    if (signs < 0).any():
+        disliked = (near[:, signs < 0] * weights[signs < 0]).max(axis=1)
+    return liked, disliked
+
+
+def choose(
+    candidates: Sequence[int],
+    pool: Sequence[int],
+    liked: npt.NDArray[np.float64],
+    disliked: npt.NDArray[np.float64],
+    *,
+    rated: Collection[int] = (),
+) -> tuple[list[int], list[int], list[int]]:
+    """(kept, dropped, suggested) rows: candidates (in their usual order) and pool rows.
+
+    ``liked`` and ``disliked`` are indexed by row (``affinities``); ``rated`` rows are never
+    suggested.
+    """
+    affinity = liked - disliked
+    scores = affinity[list(candidates)] + _usual(len(candidates))
+    kept = [i for i, row in enumerate(candidates) if affinity[row] > -DROP_AT]
+    kept.sort(key=lambda i: -scores[i])  # stable: ties keep the usual order
+    dropped = [row for row in candidates if affinity[row] <= -DROP_AT]
+    excluded = set(rated) | set(candidates)
+    # Most of a pool is near no 👍: only the few that are weigh their 👎.
+    near = [
+        row
+        for row in dict.fromkeys(pool)
+        if row not in excluded and liked[row] >= SUGGEST_AT and affinity[row] > 0
+    ]
+    near.sort(key=lambda row: -affinity[row])
+    return [candidates[i] for i in kept], dropped, near[:MAX_SUGGESTIONS]
+
+
+def _usual(n: int) -> npt.NDArray[np.float64]:
+    """The usual order's share of the score: the first of ``n`` gets BASE_WEIGHT, the last ~0."""
+    return BASE_WEIGHT * (1 - np.arange(n, dtype=np.float64) / max(n, 1))
 
 
 def closeness(
@@ -116,53 +187,3 @@ def closeness(
     """How related two papers are, from 0 (no more than any two ML papers) to 1 (one topic)."""
     span = calibration.full - calibration.floor
     return np.clip((np.asarray(cosine, dtype=np.float64) - calibration.floor) / span, 0.0, 1.0)
-
-
-def _liked_disliked(
-    papers: Sequence[str],
-    rated: Sequence[Vote],
-    vectors: Mapping[str, Vector],
-    calibration: Calibration,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``liked`` and ``disliked`` of each paper, as the module says; 0 for one without a vector."""
-    liked = np.zeros(len(papers))
-    disliked = np.zeros(len(papers))
-    known = [i for i, paper_id in enumerate(papers) if paper_id in vectors]
-    if not rated or not known:
-        return liked, disliked
-    matrix = np.stack([vectors[papers[i]] for i in known]).astype(np.float32)
-    voted = np.stack([vectors[v.paper_id] for v in rated]).astype(np.float32)
-    near = closeness(matrix @ voted.T, calibration)  # papers × votes
-    signs = np.array([v.vote for v in rated])
-    weights = np.array([max(v.weight, 1) for v in rated], dtype=np.float64)
-    if (signs > 0).any():
-        liked[known] = near[:, signs > 0].max(axis=1)
-    if (signs < 0).any():
-        disliked[known] = (near[:, signs < 0] * weights[signs < 0]).max(axis=1)
-    return liked, disliked
-
-
-def _suggestions(
-    candidates: Sequence[str],
-    pool: Sequence[str],
-    rated: Sequence[Vote],
-    vectors: Mapping[str, Vector],
-    calibration: Calibration,
-) -> tuple[str, ...]:
-    if not any(v.vote > 0 for v in rated):
-        return ()
-    excluded = {v.paper_id for v in rated} | set(candidates)
-    outside = [p for p in dict.fromkeys(pool) if p not in excluded and p in vectors]
-    if not outside:
-        return ()
-    # Most of a large pool is near no 👍: only the few that are get weighed against the 👎.
-    likes = [v for v in rated if v.vote > 0]
-    liked, _ = _liked_disliked(outside, likes, vectors, calibration)
-    near = [outside[i] for i in range(len(outside)) if liked[i] >= SUGGEST_AT]
-    if not near:
-        return ()
-    liked, disliked = _liked_disliked(near, rated, vectors, calibration)
-    affinity = liked - disliked
-    fit = [i for i in range(len(near)) if affinity[i] > 0]
-    fit.sort(key=lambda i: -affinity[i])
-    return tuple(near[i] for i in fit[:MAX_SUGGESTIONS])

@@ -15,11 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple, TypeVar
 
+import numpy as np
 from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
-from content.relevance import Vote, personalise
+from content.relevance import Vote, affinities, choose
 from storage import feedback
 from storage.db import in_values, insert_ignoring_conflicts
 from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
@@ -189,7 +190,7 @@ async def compose(
     results share one ComposedDigest object, so callers can render each result once.
 
     With ``model`` (the embedding model of the papers' vectors), a chat that rated papers gets
-    its personal order instead, and suggestions (``content.relevance.personalise``); the
+    its personal order instead, and suggestions (``content.relevance``); the
     chats that never rated keep sharing their results.
     """
     wanted = dict(chats)
@@ -301,22 +302,30 @@ async def _personal_digests(
     vectors = await load_vectors(
         session=session, model=model, paper_ids=[p.id for p in ranked] + sorted(voted)
     )
+    if not vectors:
+        return {}
+    # One matrix of the ranked papers serves every chat: a row of zeros is close to nothing.
+    zero = np.zeros_like(next(iter(vectors.values())))
+    matrix = np.stack([vectors.get(paper.id, zero) for paper in ranked])
     position_of = {paper.id: position for position, paper in enumerate(ranked)}
+    others: dict[Profile, list[int]] = {}
     found: dict[int, ComposedDigest] = {}
     for chat in chats:
-        candidates = [ranked[p].id for p in chat.positions if ranked[p].id not in chat.received]
-        others = chat.why.matcher.others(chat.why.profile)
-        chosen = personalise(
-            candidates,
-            chat.votes,
-            vectors,
-            pool=[ranked[p].id for p in others if ranked[p].id not in chat.received],
+        liked, disliked = affinities(matrix, chat.votes, vectors)
+        outside = others.get(chat.why.profile)
+        if outside is None:
+            outside = others[chat.why.profile] = chat.why.matcher.others(chat.why.profile)
+        received = {position_of[p] for p in chat.received if p in position_of}
+        order, _, suggested = choose(
+            [p for p in chat.positions if p not in received],
+            [p for p in outside if p not in received],
+            liked,
+            disliked,
+            rated={position_of[v.paper_id] for v in chat.votes if v.paper_id in position_of},
         )
-        digest = chat.why.capped([position_of[pid] for pid in chosen.order], limit)
-        if digest.papers and chosen.suggestions:
-            digest = replace(
-                digest, suggestions=tuple(ranked[position_of[p]] for p in chosen.suggestions)
-            )
+        digest = chat.why.capped(order, limit)
+        if digest.papers and suggested:
+            digest = replace(digest, suggestions=tuple(ranked[p] for p in suggested))
         found[chat.chat_id] = digest
     return found
 
