@@ -423,7 +423,9 @@ async def _hybrid(
             session, _ranked_ids(dialect, query, any_term=True, with_direct=True)
         )
         relaxed = bool(lexical)
-    ids = fuse(lexical, semantic, lexical_first=names_something(query), relaxed=relaxed)
+    ids = fuse(
+        lexical, semantic, lexical_first=names_something(query) and not relaxed, relaxed=relaxed
+    )
     start = max(offset, 0)
     hits = await _hits(session, ids[start : start + limit])
     return SearchPage(
