@@ -213,7 +213,7 @@ async def _search(settings: Settings, raw: str, limit: int) -> str:
     sessionmaker = create_sessionmaker(engine)
     vectors = VectorService(model=embedding_model(settings), sessionmaker=sessionmaker)
     try:
-        semantic = await vectors.semantic(query)
+        semantic = await vectors.semantic_soon(query)
         async with sessionmaker() as session:
             page = await search.search(
                 session=session, query=query, limit=max(1, limit), semantic=semantic

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -74,6 +74,9 @@ FTS5 computes bm25() row by row, so a broad query ("модель") costs in prop
 matches; the newest matches are what a reader of a digest bot wants anyway, and 500 matches
 of a broad word are weeks of papers. benchmarks/search.py measures the latency.
 """
+
+Semantic = Sequence[str] | Awaitable[Sequence[str] | None] | None
+"""Papers nearest in meaning to a query, best first; or a task finding them; or None."""
 
 MAX_TAGS: Final[int] = 5
 """At most this many ``#tag`` filters of one query are applied."""
@@ -379,20 +382,23 @@ async def search(
     query: SearchQuery,
     offset: int = 0,
     limit: int = 5,
-    semantic: Sequence[str] | None = None,
+    semantic: Semantic = None,
 ) -> SearchPage:
     """A page of papers matching every word of the query (or, failing that, any word).
 
-    With ``semantic`` (paper ids nearest in meaning to the query, best first) the search is
-    hybrid: see :func:`content.search.fuse`.
+    With ``semantic`` (paper ids nearest in meaning to the query, best first, or a task that
+    finds them while the database answers) the search is hybrid: see
+    :func:`content.search.fuse`.
     """
     if query.is_empty:
+        await _settle(semantic)
         return SearchPage(hits=(), has_more=False)
     dialect = dialect_name(session)
     if dialect == "postgresql":
         await session.execute(_CUSTOM_PLANS)
     if semantic is not None and query.terms:
         return await _hybrid(session, dialect, query, semantic, offset=offset, limit=limit)
+    await _settle(semantic)
     ids = await _page_ids(session, _ranked_ids(dialect, query, any_term=False), offset, limit)
     relaxed = False
     if not ids and len(query.terms) > 1:
@@ -408,14 +414,12 @@ async def _hybrid(
     session: AsyncSession,
     dialect: str,
     query: SearchQuery,
-    semantic: Sequence[str],
+    semantic: Sequence[str] | Awaitable[Sequence[str] | None],
     *,
     offset: int,
     limit: int,
 ) -> SearchPage:
     """Full-text and semantic rankings fused, then one page of them."""
-    if query.tags and semantic:
-        semantic = await _having_tags(session, semantic, query.tags)
     lexical = await _lexical(session, _ranked_ids(dialect, query, any_term=False, with_direct=True))
     relaxed = False
     if not lexical and len(query.terms) > 1:
@@ -423,6 +427,10 @@ async def _hybrid(
             session, _ranked_ids(dialect, query, any_term=True, with_direct=True)
         )
         relaxed = bool(lexical)
+    # Awaited only now, so the query's embedding was made while the database answered.
+    semantic = (await semantic if isinstance(semantic, Awaitable) else semantic) or []
+    if query.tags and semantic:
+        semantic = await _having_tags(session, semantic, query.tags)
     ids = fuse(
         lexical, semantic, lexical_first=names_something(query) and not relaxed, relaxed=relaxed
     )
@@ -434,6 +442,12 @@ async def _hybrid(
         # Papers close in meaning are an answer of their own, not a partial one.
         relaxed=relaxed and not semantic,
     )
+
+
+async def _settle(semantic: Semantic) -> None:
+    # A task nobody awaits would be cancelled at best and warn about its error at worst.
+    if isinstance(semantic, Awaitable):
+        await semantic
 
 
 async def _lexical(session: AsyncSession, statement: Select[Any]) -> list[tuple[str, bool]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -127,7 +126,7 @@ async def hybrid_ids(
 ) -> list[str]:
     """What /search shows for ``text``: the hybrid search path of the bot."""
     query = parse_query(text)
-    semantic = await service.semantic(query)
+    semantic = await service.semantic_soon(query)
     async with sessionmaker() as session:
         page = await search.search(
             session=session, query=query, offset=offset, limit=limit, semantic=semantic
@@ -222,8 +221,8 @@ async def test_without_a_model_search_matches_words(sessionmaker: Sessions) -> N
 
 
 @pytest.fixture
-def no_network() -> Iterator[None]:
-    """Every attempt to open a socket to anywhere fails."""
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt to reach a host over the network fails, as on a machine offline."""
     real_connect = socket.socket.connect
 
     def refuse(self: socket.socket, address: Any) -> None:
@@ -231,11 +230,11 @@ def no_network() -> Iterator[None]:
             raise OSError("network use in an offline test")
         real_connect(self, address)
 
-    socket.socket.connect = refuse  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
+    def no_connection(*args: Any, **kwargs: Any) -> socket.socket:
+        raise OSError("network use in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", no_connection)
 
 
 def test_the_embedded_model_runs_offline(no_network: None) -> None:

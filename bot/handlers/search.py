@@ -72,8 +72,9 @@ async def search_command(update: Update, ctx: AppContext) -> None:
     if not query.text:
         await message.reply_html(texts.search_usage(ctx.bot.username))
         return
-    # chat_unit: like every command, /search records first contact with the chat.
-    semantic = await ctx.services.vectors.semantic(query)
+    # The query is embedded while full-text search runs. chat_unit: like every command,
+    # /search records first contact with the chat.
+    semantic = await ctx.services.vectors.semantic_soon(query)
     async with chat_unit(update, ctx) as (session, _, _):
         page = await search.search(session=session, query=query, limit=PAGE_SIZE, semantic=semantic)
         query_id = None
@@ -110,7 +111,7 @@ async def page_button(update: Update, ctx: AppContext) -> None:
             text_ = await search.recall_query(session=session, query_id_=pressed.query_id)
         if text_ is not None:
             query = parse_query(text_)
-            semantic = await ctx.services.vectors.semantic(query)
+            semantic = await ctx.services.vectors.semantic_soon(query)
             async with ctx.session() as session:
                 page = await search.search(
                     session=session,
@@ -170,7 +171,7 @@ async def inline_query(update: Update, ctx: AppContext) -> None:
         return
     offset = _inline_offset(inline.offset)
     query = parse_query(inline.query)
-    semantic = None if query.is_empty else await ctx.services.vectors.semantic(query)
+    semantic = await ctx.services.vectors.semantic_soon(query)
     async with ctx.session() as session:
         if query.is_empty:
             page = await search.latest(session=session, offset=offset, limit=INLINE_PAGE_SIZE)
