@@ -1,4 +1,4 @@
-"""The command line: ``digest-bot run | ingest | preview | search | db upgrade``."""
+"""The command line: ``digest-bot run | ingest | reembed | preview | search | db upgrade``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ from bot.context import utcnow
 from bot.ingest import Ingestor, IngestReport, Progress, days_to_cover
 from bot.logs import setup_logging
 from bot.settings import Settings
+from bot.vectors import EmbeddingModel, VectorService, embedding_model
+from content.embeddings import RemoteModel
 from content.models import Source
 from content.render import PaperView, render_plain
 from storage import papers as catalog
 from storage.db import create_engine, create_sessionmaker, upgrade
+from storage.vectors import count_without_vectors
 
 log = logging.getLogger("bot")
 
@@ -47,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         "--date", type=dt.date.fromisoformat, help="YYYY-MM-DD (default: today and yesterday, UTC)"
     )
     ingest.add_argument("--source", choices=["hf", "arxiv", "all"], default="hf")
+    sub.add_parser(
+        "reembed", help="embed every paper that has no vector of the current embedding model"
+    )
     preview = sub.add_parser("preview", help="print papers of a tag as a digest shows them")
     preview.add_argument("--tag", required=True)
     preview.add_argument(
@@ -125,12 +131,48 @@ def _progress_bar() -> Progress | None:
 
 async def _ingest(settings: Settings, days: list[dt.date], sources: list[Source]) -> IngestReport:
     engine = create_engine(settings.database_url)
-    ingestor = Ingestor(settings=settings, sessionmaker=create_sessionmaker(engine), clock=utcnow)
+    model = embedding_model(settings)
+    ingestor = Ingestor(
+        settings=settings, sessionmaker=create_sessionmaker(engine), clock=utcnow, embedder=model
+    )
     try:
         return await ingestor.run(days, sources, _progress_bar())
     finally:
         await ingestor.aclose()
+        await _close_model(model)
         await engine.dispose()
+
+
+async def _close_model(model: EmbeddingModel | None) -> None:
+    if isinstance(model, RemoteModel):
+        await model.aclose()
+
+
+async def _reembed(settings: Settings) -> str:
+    model = embedding_model(settings)
+    if model is None:
+        raise CliError(
+            "error: no embedding model: EMBEDDINGS=off, or the embedded model has no wheel "
+            "for this platform (set EMBEDDING_BASE_URL to use an endpoint)"
+        )
+    engine = create_engine(settings.database_url)
+    ingestor = Ingestor(
+        settings=settings, sessionmaker=create_sessionmaker(engine), clock=utcnow, embedder=model
+    )
+    try:
+        done = await ingestor.embed_missing(limit=None, progress=_progress_bar())
+        async with create_sessionmaker(engine)() as session:
+            left = await count_without_vectors(session=session, model=model.name)
+    finally:
+        await ingestor.aclose()
+        await _close_model(model)
+        await engine.dispose()
+    if left:
+        raise CliError(
+            f"error: {done} papers embedded by {model.name}; {left} still have no vector "
+            "(the log says why); run reembed again"
+        )
+    return f"{done} papers embedded by {model.name}; every paper has a vector"
 
 
 async def _preview(settings: Settings, tag: str, day: dt.date | None) -> str:
@@ -168,10 +210,16 @@ async def _search(settings: Settings, raw: str, limit: int) -> str:
     if query.is_empty:
         raise CliError('error: nothing to search for; e.g. digest-bot search "mixture of experts"')
     engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    vectors = VectorService(model=embedding_model(settings), sessionmaker=sessionmaker)
     try:
-        async with create_sessionmaker(engine)() as session:
-            page = await search.search(session=session, query=query, limit=max(1, limit))
+        semantic = await vectors.semantic_soon(query)
+        async with sessionmaker() as session:
+            page = await search.search(
+                session=session, query=query, limit=max(1, limit), semantic=semantic
+            )
     finally:
+        await vectors.aclose()
         await engine.dispose()
     if not page.hits:
         return f"nothing found for {query.text!r}"
@@ -206,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(report.line())
             if not report.ok:
                 raise CliError(f"error: some sources failed: {', '.join(report.failed_sources)}")
+        elif args.command == "reembed":
+            _migrate(settings)
+            print(asyncio.run(_reembed(settings)))
         elif args.command == "preview":
             from content.taxonomy import resolve_tags
 

@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
 from bot.ratelimit import SharedBudgetRateLimiter
 from bot.settings import Settings
+from bot.vectors import VectorService, embedding_model
 from storage.db import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ def build_application(
     sessionmaker = create_sessionmaker(engine)
     clock = clock or utcnow
     metrics = Metrics()
-    ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock)
+    model = embedding_model(settings)
+    ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock, embedder=model)
     metrics.track_llm(ingestor.summarizer)
     services = Services(
         settings=settings,
@@ -111,6 +113,7 @@ def build_application(
         sessionmaker=sessionmaker,
         ingestor=ingestor,
         metrics=metrics,
+        vectors=VectorService(model=model, sessionmaker=sessionmaker),
         clock=clock,
     )
     requests, polling = bot_api_requests()
@@ -180,4 +183,5 @@ async def _post_shutdown(app: DigestApp) -> None:
         await app.bot_data.monitoring.stop()
         app.bot_data.monitoring = None
     await services.ingestor.aclose()
+    await services.vectors.aclose()
     await services.engine.dispose()

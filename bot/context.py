@@ -15,6 +15,7 @@ from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.ratelimit import SendKind
 from bot.settings import Settings
+from bot.vectors import VectorService
 
 if TYPE_CHECKING:
     from bot.monitoring import MonitoringServer
@@ -34,6 +35,8 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     ingestor: Ingestor
     metrics: Metrics
+    # The embedding model, its vectors in memory, query embeddings ("Похожие", hybrid search).
+    vectors: VectorService
     # Injected so tests can move time (DST, "tomorrow") without sleeping.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 

@@ -17,6 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity.wait import WaitBaseT
 
 from bot.settings import Settings
+from bot.vectors import EmbeddingModel
+from content.embeddings import (
+    EmbeddingError,
+    LocalModel,
+    RemoteModel,
+    embed_passages_locally,
+    passage_text,
+)
 from content.links import find_code_url, find_project_url
 from content.models import CatalogEntry, Paper, Source, SummaryStatus
 from content.sources import hf_daily
@@ -24,7 +32,9 @@ from content.sources.arxiv import ArxivSource, make_arxiv_client
 from content.sources.base import SourceError, merge_papers
 from content.summarize import LLMConfig, Summarizer
 from content.tagging import tag_paper
+from content.vectors import Vector
 from storage import papers as catalog
+from storage import vectors as stored_vectors
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,11 @@ RETRY_WINDOW = dt.timedelta(days=3)
 MAX_SUMMARY_ATTEMPTS = 10
 # Summaries are saved in batches so a crash keeps most of the work already paid for.
 SAVE_BATCH = 50
+# Papers embedded and saved at a time: about 3 s of the worker's CPU with the embedded model.
+EMBED_BATCH = 32
+# At most this many papers are embedded by one run, newest first (about 3 minutes of CPU): a
+# catalogue that predates embeddings fills up over a few runs, or at once with `reembed`.
+EMBED_PER_RUN = 2000
 
 Progress = Callable[[str, int, int], None]
 """Called as (stage, done, total) while a run advances."""
@@ -55,6 +70,7 @@ class IngestReport:
     with_code: int = 0
     summarised: int = 0
     fallback: int = 0
+    embedded: int = 0
     llm_calls: int = 0
     failed_sources: list[str] = field(default_factory=list)
 
@@ -69,6 +85,8 @@ class IngestReport:
             f"{self.papers} papers: {self.new} new, {self.updated} updated, "
             f"{self.with_code} with code, {self.summarised} summarised, {self.fallback} fallback"
         )
+        if self.embedded:
+            text += f", {self.embedded} embedded"
         if self.failed_sources:
             text += f"; failed: {', '.join(self.failed_sources)}"
         return text
@@ -98,6 +116,7 @@ class Ingestor:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Callable[[], dt.datetime],
         summarizer: Summarizer | None = None,
+        embedder: EmbeddingModel | None = None,
         arxiv: ArxivSource | None = None,
         source_wait: WaitBaseT | None = None,
         http_timeout: float = 30,
@@ -110,6 +129,7 @@ class Ingestor:
         self._arxiv_http: httpx.AsyncClient | None = None
         self._summarizer = summarizer or Summarizer(llm_config(settings))
         self._arxiv = arxiv
+        self._embedder = embedder
         self._tagger: ProcessPoolExecutor | None = None
 
     @property
@@ -148,10 +168,67 @@ class Ingestor:
                 session=session, entries=entries, now=self._clock()
             )
         report.new, report.updated = len(result.new), len(result.updated)
+        report.embedded = await self.embed_missing(limit=EMBED_PER_RUN, progress=progress)
         await self._summarise(report, progress)
         report.llm_calls = self._summarizer.calls - calls_before
         log.info("ingest finished: %s", report.line())
         return report
+
+    async def embed_missing(self, *, limit: int | None, progress: Progress | None = None) -> int:
+        """Embed the papers that have no vector of the current model yet; how many were.
+
+        Newest first, at most ``limit`` (all with None), saved batch by batch. A failing
+        endpoint is logged and the rest waits for the next run: it never fails the ingest.
+        """
+        model = self._embedder
+        if model is None:
+            return 0
+        async with self._sessionmaker() as session:
+            total = await stored_vectors.count_without_vectors(session=session, model=model.name)
+        total = min(total, limit) if limit is not None else total
+        done = 0
+        while done < total:
+            async with self._sessionmaker() as session:
+                papers = await stored_vectors.texts_without_vectors(
+                    session=session, model=model.name, limit=min(EMBED_BATCH, total - done)
+                )
+            if not papers:
+                break
+            texts = [passage_text(title, abstract) for _, title, abstract in papers]
+            try:
+                matrix = await self._embed(model, texts)
+            except (EmbeddingError, OSError) as exc:
+                log.error("embedding failed, will retry at the next run: %s", exc)
+                break
+            async with self._sessionmaker() as session, session.begin():
+                await stored_vectors.save_vectors(
+                    session=session,
+                    model=model.name,
+                    vectors={pid: row for (pid, _, _), row in zip(papers, matrix, strict=True)},
+                    now=self._clock(),
+                )
+            done += len(papers)
+            if progress is not None:
+                progress("embeddings", done, total)
+        return done
+
+    async def _embed(self, model: EmbeddingModel, texts: list[str]) -> Vector:
+        if isinstance(model, RemoteModel):
+            return await model.embed(texts)
+        if not isinstance(model, LocalModel):  # pragma: no cover - the union has two members
+            raise TypeError(model)
+        # The embedded model costs about 90 ms of CPU a paper: always in the worker process,
+        # which loads it once and keeps it for the next batches and runs.
+        return await asyncio.get_running_loop().run_in_executor(
+            self._worker(), embed_passages_locally, texts
+        )
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._tagger is None:
+            self._tagger = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._tagger
 
     async def _off_the_loop(self, work: Callable[[list[_In]], _Out], items: list[_In]) -> _Out:
         """Run CPU-bound tagging where it cannot stall the bot's replies.
@@ -163,11 +240,7 @@ class Ingestor:
         """
         if len(items) < _WORKER_BATCH:
             return await asyncio.to_thread(work, items)
-        if self._tagger is None:
-            self._tagger = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
-        return await asyncio.get_running_loop().run_in_executor(self._tagger, work, items)
+        return await asyncio.get_running_loop().run_in_executor(self._worker(), work, items)
 
     async def _fetch(
         self, days: Sequence[dt.date], sources: Sequence[Source], report: IngestReport

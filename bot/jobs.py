@@ -68,6 +68,9 @@ async def ingest_job(ctx: AppContext) -> None:
     started = time.monotonic()
     report = await services.ingestor.run(days_to_cover(now), sources)
     services.metrics.observe_ingest(report, time.monotonic() - started, services.now())
+    if report.embedded:
+        # This process's search and "Похожие" see the new papers at once.
+        await services.vectors.refresh()
     if not report.ok:
         log.warning(
             "ingest: some sources failed; the next ingest time retries them: %s",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     # Room for the JSON answer and some reasoning; a reasoning model is not let think for pages.
     llm_max_tokens: int = Field(default=1024, ge=128, le=32768)
     summary_deadline: dt.timedelta = dt.timedelta(hours=6)
+
+    # Paper embeddings: "on" uses EMBEDDING_BASE_URL when set, else the embedded model where
+    # its wheel exists; "off" matches words only.
+    embeddings: Literal["on", "off"] = "on"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str = "text-embedding-3-small"
 
     default_timezone: str = "Europe/Moscow"
     default_digest_time: dt.time = dt.time(9, 0)
@@ -97,7 +104,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r}") from exc
         return value
 
-    @field_validator("llm_base_url", "webhook_url", "metrics_port", mode="before")
+    @field_validator("embeddings", mode="before")
+    @classmethod
+    def _lower_switch(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "llm_base_url", "embedding_base_url", "webhook_url", "metrics_port", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -134,5 +148,5 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Secret values that must never appear in logs."""
-        found = [self.bot_token, self.llm_api_key, self.webhook_secret]
+        found = [self.bot_token, self.llm_api_key, self.embedding_api_key, self.webhook_secret]
         return [s.get_secret_value() for s in found if s and s.get_secret_value()]

@@ -161,12 +161,14 @@ class PaperVector(Base):
     """A paper's embedding, by one model: float16 little-endian, L2-normalised."""
 
     __tablename__ = "paper_vectors"
+    # A model's vectors, and those added since a moment: how each process tops up its index.
+    __table_args__ = (Index("ix_paper_vectors_model_created_at", "model", "created_at"),)
 
     paper_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     # Which model made it: vectors of another model are never compared with these.
-    model: Mapped[str] = mapped_column(String(128), index=True)
+    model: Mapped[str] = mapped_column(String(128))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,7 +38,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.search import SearchDocument, SearchQuery, Term, document, tag_term
+from content.search import (
+    SearchDocument,
+    SearchQuery,
+    Term,
+    document,
+    fuse,
+    names_something,
+    tag_term,
+)
 from storage.db import dialect_name, insert_ignoring_conflicts
 from storage.models import Paper, PaperTag, SavedQuery
 
@@ -66,6 +74,9 @@ FTS5 computes bm25() row by row, so a broad query ("модель") costs in prop
 matches; the newest matches are what a reader of a digest bot wants anyway, and 500 matches
 of a broad word are weeks of papers. benchmarks/search.py measures the latency.
 """
+
+Semantic = Sequence[str] | Awaitable[Sequence[str] | None] | None
+"""Papers nearest in meaning to a query, best first; or a task finding them; or None."""
 
 MAX_TAGS: Final[int] = 5
 """At most this many ``#tag`` filters of one query are applied."""
@@ -269,14 +280,17 @@ def _tag_filters(tags: Sequence[str]) -> list[ColumnElement[bool]]:
     ]
 
 
-def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[Any]:
+def _ranked_ids(
+    dialect: str, query: SearchQuery, *, any_term: bool, with_direct: bool = False
+) -> Select[Any]:
     """Paper ids matching the query, best first; "#tag" filters are terms of the index.
 
     A paper whose title has every word of the query is a direct hit: direct hits come first,
     newest first, since for a reader of a daily digest the latest "Mixture of Experts"
     paper beats an older one with a shorter title. The rest follow by relevance (BM25 or
     ts_rank_cd), then recency. Direct hits are a yes/no matter, so on both dialects the top
-    of a list agrees even though their relevance scores differ.
+    of a list agrees even though their relevance scores differ. With ``with_direct`` each
+    row also says whether it is a direct hit.
     """
     filters = _tag_filters(query.tags)
     if not query.terms:
@@ -351,9 +365,10 @@ def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[A
     else:
         raise NotImplementedError(f"unsupported database dialect: {dialect}")
     by_relevance = (ranked.c.score.desc(), ranked.c.listed_on.desc(), ranked.c.id.desc())
+    selected = (ranked.c.id, ranked.c.direct) if with_direct else (ranked.c.id,)
     if any_term:
-        return select(ranked.c.id).order_by(*by_relevance)
-    return select(ranked.c.id).order_by(
+        return select(*selected).order_by(*by_relevance)
+    return select(*selected).order_by(
         ranked.c.direct.desc(),
         # Only direct hits go by date first: for the others relevance comes first.
         case((ranked.c.direct == true(), ranked.c.listed_on), else_=None).desc().nulls_last(),
@@ -362,14 +377,28 @@ def _ranked_ids(dialect: str, query: SearchQuery, *, any_term: bool) -> Select[A
 
 
 async def search(
-    *, session: AsyncSession, query: SearchQuery, offset: int = 0, limit: int = 5
+    *,
+    session: AsyncSession,
+    query: SearchQuery,
+    offset: int = 0,
+    limit: int = 5,
+    semantic: Semantic = None,
 ) -> SearchPage:
-    """A page of papers matching every word of the query (or, failing that, any word)."""
+    """A page of papers matching every word of the query (or, failing that, any word).
+
+    With ``semantic`` (paper ids nearest in meaning to the query, best first, or a task that
+    finds them while the database answers) the search is hybrid: see
+    :func:`content.search.fuse`.
+    """
     if query.is_empty:
+        await _settle(semantic)
         return SearchPage(hits=(), has_more=False)
     dialect = dialect_name(session)
     if dialect == "postgresql":
         await session.execute(_CUSTOM_PLANS)
+    if semantic is not None and query.terms:
+        return await _hybrid(session, dialect, query, semantic, offset=offset, limit=limit)
+    await _settle(semantic)
     ids = await _page_ids(session, _ranked_ids(dialect, query, any_term=False), offset, limit)
     relaxed = False
     if not ids and len(query.terms) > 1:
@@ -379,6 +408,65 @@ async def search(
         relaxed = bool(ids)
     hits = await _hits(session, ids[:limit])
     return SearchPage(hits=tuple(hits), has_more=len(ids) > limit, relaxed=relaxed)
+
+
+async def _hybrid(
+    session: AsyncSession,
+    dialect: str,
+    query: SearchQuery,
+    semantic: Sequence[str] | Awaitable[Sequence[str] | None],
+    *,
+    offset: int,
+    limit: int,
+) -> SearchPage:
+    """Full-text and semantic rankings fused, then one page of them."""
+    lexical = await _lexical(session, _ranked_ids(dialect, query, any_term=False, with_direct=True))
+    relaxed = False
+    if not lexical and len(query.terms) > 1:
+        lexical = await _lexical(
+            session, _ranked_ids(dialect, query, any_term=True, with_direct=True)
+        )
+        relaxed = bool(lexical)
+    # Awaited only now, so the query's embedding was made while the database answered.
+    semantic = (await semantic if isinstance(semantic, Awaitable) else semantic) or []
+    if query.tags and semantic:
+        semantic = await _having_tags(session, semantic, query.tags)
+    ids = fuse(
+        lexical, semantic, lexical_first=names_something(query) and not relaxed, relaxed=relaxed
+    )
+    start = max(offset, 0)
+    hits = await _hits(session, ids[start : start + limit])
+    return SearchPage(
+        hits=tuple(hits),
+        has_more=len(ids) > start + limit,
+        # Papers close in meaning are an answer of their own, not a partial one.
+        relaxed=relaxed and not semantic,
+    )
+
+
+async def _settle(semantic: Semantic) -> None:
+    # A task nobody awaits would be cancelled at best and warn about its error at worst.
+    if isinstance(semantic, Awaitable):
+        await semantic
+
+
+async def _lexical(session: AsyncSession, statement: Select[Any]) -> list[tuple[str, bool]]:
+    rows = await session.execute(statement.limit(MAX_CANDIDATES))
+    return [(str(pid), bool(direct)) for pid, direct in rows.all()]
+
+
+async def _having_tags(session: AsyncSession, ids: Sequence[str], tags: Sequence[str]) -> list[str]:
+    """Those of ``ids`` (in their order) whose paper has every one of ``tags``."""
+    unique = list(dict.fromkeys(ids))
+    kept: set[str] = set()
+    for start in range(0, len(unique), _CHUNK):
+        rows = await session.scalars(
+            select(Paper.id).where(
+                Paper.id.in_(unique[start : start + _CHUNK]), *_tag_filters(tags)
+            )
+        )
+        kept.update(rows)
+    return [pid for pid in unique if pid in kept]
 
 
 async def latest(*, session: AsyncSession, offset: int = 0, limit: int = 20) -> SearchPage:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.vectors import Vector, pack, unpack
@@ -55,3 +56,61 @@ async def without_vectors(*, session: AsyncSession, model: str, limit: int) -> l
         .limit(limit)
     )
     return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorBatch:
+    """Vectors of one model in one matrix, with the newest ``created_at`` among them."""
+
+    ids: list[str]
+    matrix: Vector
+    latest: dt.datetime | None
+
+
+async def vectors_since(
+    *, session: AsyncSession, model: str, since: dt.datetime | None
+) -> VectorBatch:
+    """Every vector by ``model`` stored at or after ``since`` (all of them without it)."""
+    statement = select(PaperVector.paper_id, PaperVector.vector, PaperVector.created_at).where(
+        PaperVector.model == model
+    )
+    if since is not None:
+        statement = statement.where(PaperVector.created_at >= since)
+    ids: list[str] = []
+    blobs: list[bytes] = []
+    latest: dt.datetime | None = None
+    width: int | None = None
+    for pid, blob, created in (await session.execute(statement)).all():
+        if width is None:
+            width = len(blob)
+        if len(blob) != width:
+            continue  # a vector of another length cannot share the matrix
+        ids.append(pid)
+        blobs.append(blob)
+        latest = created if latest is None or created > latest else latest
+    # One conversion for the whole matrix: a row at a time costs more than the query.
+    matrix = unpack(b"".join(blobs)).reshape(len(ids), -1) if ids else unpack(b"").reshape(0, 0)
+    return VectorBatch(ids=ids, matrix=matrix, latest=latest)
+
+
+async def count_without_vectors(*, session: AsyncSession, model: str) -> int:
+    """How many papers have no vector by ``model`` yet."""
+    has_vector = select(PaperVector.paper_id).where(PaperVector.model == model)
+    count = await session.scalar(
+        select(func.count()).select_from(Paper).where(Paper.id.not_in(has_vector))
+    )
+    return int(count or 0)
+
+
+async def texts_without_vectors(
+    *, session: AsyncSession, model: str, limit: int
+) -> list[tuple[str, str, str]]:
+    """(id, title, abstract) of papers with no vector by ``model`` yet, newest first."""
+    has_vector = select(PaperVector.paper_id).where(PaperVector.model == model)
+    rows = await session.execute(
+        select(Paper.id, Paper.title, Paper.abstract)
+        .where(Paper.id.not_in(has_vector))
+        .order_by(Paper.listed_on.desc(), Paper.id.desc())
+        .limit(limit)
+    )
+    return [(pid, title, abstract) for pid, title, abstract in rows.all()]

@@ -30,6 +30,8 @@ def make_settings(fake: FakeTelegram, db_url: str, **overrides: Any) -> Settings
         "database_url": db_url,
         # Tests ingest when they mean to, from fake sources.
         "ingest_on_start": False,
+        # And embed when they mean to: the embedded model costs 0.1 s of CPU a paper.
+        "embeddings": "off",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -348,7 +348,8 @@ async def test_the_cli_ingests_a_day_and_exits_non_zero_when_a_source_failed(
     with_code = sum(1 for p in (await stored(db_url)).values() if p.code_url)
     assert with_code >= len([c for c in SEED.values() if c])
     assert out.strip() == (
-        f"{n} papers: {n} new, 0 updated, {with_code} with code, {n} summarised, 0 fallback"
+        f"{n} papers: {n} new, 0 updated, {with_code} with code, {n} summarised, 0 fallback, "
+        f"{n} embedded"
     )
     assert LLM_API_KEY not in err
 

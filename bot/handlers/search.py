@@ -72,9 +72,11 @@ async def search_command(update: Update, ctx: AppContext) -> None:
     if not query.text:
         await message.reply_html(texts.search_usage(ctx.bot.username))
         return
-    # chat_unit: like every command, /search records first contact with the chat.
+    # The query is embedded while full-text search runs. chat_unit: like every command,
+    # /search records first contact with the chat.
+    semantic = await ctx.services.vectors.semantic_soon(query)
     async with chat_unit(update, ctx) as (session, _, _):
-        page = await search.search(session=session, query=query, limit=PAGE_SIZE)
+        page = await search.search(session=session, query=query, limit=PAGE_SIZE, semantic=semantic)
         query_id = None
         if page.has_more:
             # Only a query with a second page needs to be found again by its buttons.
@@ -107,12 +109,16 @@ async def page_button(update: Update, ctx: AppContext) -> None:
     if pressed is not None:
         async with ctx.session() as session:
             text_ = await search.recall_query(session=session, query_id_=pressed.query_id)
-            if text_ is not None:
+        if text_ is not None:
+            query = parse_query(text_)
+            semantic = await ctx.services.vectors.semantic_soon(query)
+            async with ctx.session() as session:
                 page = await search.search(
                     session=session,
-                    query=parse_query(text_),
+                    query=query,
                     offset=pressed.page * PAGE_SIZE,
                     limit=PAGE_SIZE,
+                    semantic=semantic,
                 )
     if pressed is None or text_ is None or page is None:
         await callback.answer(texts.SEARCH_EXPIRED, show_alert=True)
@@ -165,12 +171,17 @@ async def inline_query(update: Update, ctx: AppContext) -> None:
         return
     offset = _inline_offset(inline.offset)
     query = parse_query(inline.query)
+    semantic = await ctx.services.vectors.semantic_soon(query)
     async with ctx.session() as session:
         if query.is_empty:
             page = await search.latest(session=session, offset=offset, limit=INLINE_PAGE_SIZE)
         else:
             page = await search.search(
-                session=session, query=query, offset=offset, limit=INLINE_PAGE_SIZE
+                session=session,
+                query=query,
+                offset=offset,
+                limit=INLINE_PAGE_SIZE,
+                semantic=semantic,
             )
     next_offset = ""
     if page.has_more and offset + INLINE_PAGE_SIZE <= _MAX_INLINE_OFFSET:

@@ -31,7 +31,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("paper_id", name=op.f("pk_paper_vectors")),
     )
-    op.create_index(op.f("ix_paper_vectors_model"), "paper_vectors", ["model"])
+    op.create_index("ix_paper_vectors_model_created_at", "paper_vectors", ["model", "created_at"])
     op.create_table(
         "follows",
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
@@ -67,5 +67,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("feedback")
     op.drop_table("follows")
-    op.drop_index(op.f("ix_paper_vectors_model"), table_name="paper_vectors")
+    op.drop_index("ix_paper_vectors_model_created_at", table_name="paper_vectors")
     op.drop_table("paper_vectors")
