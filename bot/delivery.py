@@ -196,6 +196,7 @@ class Deliverer:
                 chats=list(profiles.items()),
                 max_papers=settings.digest_max_papers,
                 since=since,
+                model=self._services.vectors.model_name,
             )
         return due, composed, profiles
 

@@ -33,6 +33,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
                 chats=[(chat.id, wanted)],
                 max_papers=ctx.settings.digest_max_papers,
                 since=since,
+                model=services.vectors.model_name,
             )
             composed = found.get(chat.id)
     if not wanted.wants_anything:

@@ -93,9 +93,10 @@ async def _show(message: Message, markup: InlineKeyboardMarkup | None) -> None:
 
 async def similar_ids(ctx: AppContext, paper_id: str) -> list[str] | None:
     """The papers nearest to this one, best first; None where papers have no vectors."""
-    # The embedding service (bot/vectors.py) plugs in here; until then, none is available.
-    del ctx, paper_id
-    return None
+    vectors = ctx.services.vectors
+    if vectors.model_name is None:
+        return None
+    return await vectors.similar(paper_id, k=SIMILAR_COUNT)
 
 
 async def _send_similar(message: Message, item: DigestItem, ctx: AppContext) -> None:
