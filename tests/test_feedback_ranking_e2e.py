@@ -85,12 +85,12 @@ class World:
 
     async def rate(self, chat_id: int, message: SentMessage, paper_id: str, vote: str) -> str:
         """Open the paper's number, then tap 👍 or 👎: two taps. The toast's text."""
-        number = self._button(chat_id, message, lambda data: data.endswith(paper_id))
-        await self._tap(chat_id, message, number)
-        button = self._button(chat_id, message, lambda data: False, label=vote)
-        return await self._tap(chat_id, message, button)
+        number = self.button(chat_id, message, lambda data: data.endswith(paper_id))
+        await self.tap(chat_id, message, number)
+        button = self.button(chat_id, message, lambda data: False, label=vote)
+        return await self.tap(chat_id, message, button)
 
-    def _button(self, chat_id: int, message: SentMessage, match: Any, *, label: str = "") -> str:
+    def button(self, chat_id: int, message: SentMessage, match: Any, *, label: str = "") -> str:
         markup = self.telegram.message(chat_id, message.message_id).reply_markup or {}
         for row in markup["inline_keyboard"]:
             for button in row:
@@ -99,7 +99,7 @@ class World:
                     return data
         raise AssertionError(f"no such button under the message: {markup}")
 
-    async def _tap(self, chat_id: int, message: SentMessage, data: str) -> str:
+    async def tap(self, chat_id: int, message: SentMessage, data: str) -> str:
         query_id = self.telegram.press_button(chat_id, message.message_id, data, user_id=chat_id)
         await self.telegram.wait_until(
             lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
@@ -166,3 +166,25 @@ async def test_thumbs_down_lowers_tomorrows_similar_papers_and_thumbs_up_brings_
     assert title(LLAVA) in suggestions
     assert "📌 похоже на то, что вам понравилось" in suggestions
     assert title(LLAVA) not in "\n".join(m.plain for m in other)
+
+
+async def test_similar_papers_are_the_nearest_in_meaning_best_first(world: World) -> None:
+    await world.ingest(
+        DAY_ONE, listing(STABLE_VIDEO_DIFFUSION, ANIMATEDIFF, VIDEO_LLAVA, VIDEO_MME)
+    )
+    await world.say(RATER, "/follow video")
+    [digest] = await world.say(RATER, "/digest")
+    number = world.button(RATER, digest, lambda data: data.endswith(VIDEO_LLAVA))
+    await world.tap(RATER, digest, number)
+    before = len(world.telegram.messages_to(RATER))
+    await world.tap(RATER, digest, world.button(RATER, digest, lambda d: False, label="Похожие"))
+    [reply] = (await world.telegram.wait_for_messages(RATER, before + 1))[before:]
+
+    assert reply.plain.startswith(f"🔎 Похожие на «{title(VIDEO_LLAVA)}»")
+    # The other video-understanding paper is nearest; the video-generation ones follow.
+    assert order([reply], VIDEO_MME, STABLE_VIDEO_DIFFUSION, ANIMATEDIFF) == [
+        VIDEO_MME,
+        STABLE_VIDEO_DIFFUSION,
+        ANIMATEDIFF,
+    ]
+    assert title(VIDEO_LLAVA) not in reply.plain.split("\n", 1)[1]
