@@ -106,7 +106,7 @@ def personalise(
     row = {paper_id: i for i, paper_id in enumerate(papers)}
     rated = {row[v.paper_id] for v in votes if v.paper_id in row}
     order, dropped, suggested = choose(
-        [row[c] for c in candidates], [row[p] for p in pool], liked, disliked, rated=rated
+        [row[c] for c in candidates], [row[p] for p in pool], liked, disliked, excluded=rated
     )
     usual = _usual(len(candidates))
     return Personal(
@@ -153,27 +153,25 @@ def choose(
     liked: npt.NDArray[np.float64],
     disliked: npt.NDArray[np.float64],
     *,
-    rated: Collection[int] = (),
+    excluded: Collection[int] = (),
 ) -> tuple[list[int], list[int], list[int]]:
     """(kept, dropped, suggested) rows: candidates (in their usual order) and pool rows.
 
-    ``liked`` and ``disliked`` are indexed by row (``affinities``); ``rated`` rows are never
-    suggested.
+    ``liked`` and ``disliked`` are indexed by row (``affinities``); ``excluded`` rows (papers
+    the chat rated or received) are never suggested.
     """
     affinity = liked - disliked
     scores = affinity[list(candidates)] + _usual(len(candidates))
     kept = [i for i, row in enumerate(candidates) if affinity[row] > -DROP_AT]
     kept.sort(key=lambda i: -scores[i])  # stable: ties keep the usual order
     dropped = [row for row in candidates if affinity[row] <= -DROP_AT]
-    excluded = set(rated) | set(candidates)
-    # Most of a pool is near no 👍: only the few that are weigh their 👎.
-    near = [
-        row
-        for row in dict.fromkeys(pool)
-        if row not in excluded and liked[row] >= SUGGEST_AT and affinity[row] > 0
-    ]
-    near.sort(key=lambda row: -affinity[row])
-    return [candidates[i] for i in kept], dropped, near[:MAX_SUGGESTIONS]
+    # Most of a pool is near no 👍: numpy finds the few that are, then they are checked.
+    rows = np.asarray(pool, dtype=np.intp)
+    near = rows[(liked[rows] >= SUGGEST_AT) & (affinity[rows] > 0)].tolist()
+    unwanted = set(excluded) | set(candidates)
+    fit = [row for row in dict.fromkeys(near) if row not in unwanted]
+    fit.sort(key=lambda row: -affinity[row])
+    return [candidates[i] for i in kept], dropped, fit[:MAX_SUGGESTIONS]
 
 
 def _usual(n: int) -> npt.NDArray[np.float64]:

@@ -316,12 +316,13 @@ async def _personal_digests(
         if outside is None:
             outside = others[chat.why.profile] = chat.why.matcher.others(chat.why.profile)
         received = {position_of[p] for p in chat.received if p in position_of}
+        rated = {position_of[v.paper_id] for v in chat.votes if v.paper_id in position_of}
         order, _, suggested = choose(
-            [p for p in chat.positions if p not in received],
-            [p for p in outside if p not in received],
+            [p for p in chat.positions if p not in received] if received else chat.positions,
+            outside,
             liked,
             disliked,
-            rated={position_of[v.paper_id] for v in chat.votes if v.paper_id in position_of},
+            excluded=received | rated,
         )
         digest = chat.why.capped(order, limit)
         if digest.papers and suggested:
