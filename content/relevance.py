@@ -102,7 +102,8 @@ def personalise(
         if papers
         else np.zeros((0, dim), dtype=np.float32)
     )
-    liked, disliked = affinities(matrix, votes, vectors, calibration)
+    voted = {v.paper_id: vectors[v.paper_id] for v in votes if v.paper_id in vectors}
+    liked, disliked = affinities(cosines(matrix, voted), votes, calibration)
     row = {paper_id: i for i, paper_id in enumerate(papers)}
     rated = {row[v.paper_id] for v in votes if v.paper_id in row}
     order, dropped, suggested = choose(
@@ -120,24 +121,42 @@ def personalise(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Cosines:
+    """Cosines of some papers (rows) with papers that chats voted on (columns, by id)."""
+
+    table: npt.NDArray[np.float32]
+    columns: Mapping[str, int]
+
+
+def cosines(matrix: Vector, voted: Mapping[str, Vector]) -> Cosines:
+    """The cosines of each row of ``matrix`` with each voted paper, in one matrix product.
+
+    One product serves every chat of a compose: per chat, a product as small as a day's papers
+    by its few votes costs more in BLAS's set-up than in arithmetic.
+    """
+    ids = list(voted)
+    if not ids:
+        return Cosines(np.zeros((len(matrix), 0), dtype=np.float32), {})
+    table = matrix @ np.stack([voted[pid] for pid in ids]).astype(np.float32).T
+    return Cosines(table, {pid: column for column, pid in enumerate(ids)})
+
+
 def affinities(
-    matrix: Vector,
-    votes: Sequence[Vote],
-    vectors: Mapping[str, Vector],
-    calibration: Calibration = E5_SMALL,
+    cos: Cosines, votes: Sequence[Vote], calibration: Calibration = E5_SMALL
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``liked`` and ``disliked`` (as the module says) of each row of ``matrix``.
+    """``liked`` and ``disliked`` (as the module says) of each row of ``cos``, for these votes.
 
     A row of zeros (a paper without a vector) is close to nothing; a vote on a paper without
     a vector counts for nothing.
     """
-    liked = np.zeros(len(matrix))
-    disliked = np.zeros(len(matrix))
-    rated = [v for v in votes if v.paper_id in vectors and v.vote in (1, -1)]
-    if not rated or not len(matrix):
+    rows = len(cos.table)
+    liked = np.zeros(rows)
+    disliked = np.zeros(rows)
+    rated = [v for v in votes if v.paper_id in cos.columns and v.vote in (1, -1)]
+    if not rated or not rows:
         return liked, disliked
-    voted = np.stack([vectors[v.paper_id] for v in rated]).astype(np.float32)
-    near = closeness(matrix @ voted.T, calibration)  # papers × votes
+    near = closeness(cos.table[:, [cos.columns[v.paper_id] for v in rated]], calibration)
     signs = np.array([v.vote for v in rated])
     weights = np.array([max(v.weight, 1) for v in rated], dtype=np.float64)
     if (signs > 0).any():

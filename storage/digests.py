@@ -20,7 +20,7 @@ from sqlalchemy import case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
-from content.relevance import Vote, affinities, choose
+from content.relevance import Vote, affinities, choose, cosines
 from storage import feedback
 from storage.db import in_values, insert_ignoring_conflicts
 from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
@@ -307,11 +307,12 @@ async def _personal_digests(
     # One matrix of the ranked papers serves every chat: a row of zeros is close to nothing.
     zero = np.zeros_like(next(iter(vectors.values())))
     matrix = np.stack([vectors.get(paper.id, zero) for paper in ranked])
+    table = cosines(matrix, {pid: vectors[pid] for pid in sorted(voted) if pid in vectors})
     position_of = {paper.id: position for position, paper in enumerate(ranked)}
     others: dict[Profile, list[int]] = {}
     found: dict[int, ComposedDigest] = {}
     for chat in chats:
-        liked, disliked = affinities(matrix, chat.votes, vectors)
+        liked, disliked = affinities(table, chat.votes)
         outside = others.get(chat.why.profile)
         if outside is None:
             outside = others[chat.why.profile] = chat.why.matcher.others(chat.why.profile)
