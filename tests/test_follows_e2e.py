@@ -242,6 +242,19 @@ async def test_a_follows_only_chat_gets_its_scheduled_digest(world: World) -> No
     assert pin(blocks(digest)[0]) == "📌 «watermark»"
 
 
+async def test_a_follows_only_chat_that_changes_its_time_is_told_when_the_digest_comes(
+    world: World,
+) -> None:
+    await world.say("/follow watermark")
+    answer = await world.say("/time 10:30")
+    assert "Подпишитесь" not in answer.plain
+    assert "Следующий дайджест придёт сегодня в 10:30" in answer.plain
+    await world.say("/pause")
+    resumed = await world.say("/resume")
+    assert "Подпишитесь" not in resumed.plain
+    assert "10:30" in resumed.plain
+
+
 # --- lists, buttons, limits and bad input ---------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from bot.handlers.common import (
     upcoming_digest,
 )
 from content.schedule import parse_time, parse_timezone
-from storage import chats
+from storage import chats, follows
 from storage.models import Chat
 
 
@@ -134,12 +134,14 @@ async def _change_schedule(
 ) -> _Schedule:
     now = ctx.services.now()
     async with chat_unit(update, ctx) as (session, chat, tags):
+        # Followed words and authors bring digests as tags do.
+        subscribed = bool(tags) or await follows.has_follows(session=session, chat_id=chat.id)
         tz_name = chat.timezone if tz_name is None else tz_name
         digest_time = chat.digest_time if digest_time is None else digest_time
         # Only a chat that is (or was) scheduled gets a new moment, even an overdue one:
         # the user asked for a new time, so the next digest follows it.
         next_at = chat.next_digest_at
-        if tags or next_at is not None:
+        if subscribed or next_at is not None:
             next_at = await upcoming_digest(
                 ctx, session=session, chat_id=chat.id, tz_name=tz_name, at=digest_time
             )
@@ -151,7 +153,7 @@ async def _change_schedule(
             next_digest_at=next_at,
         )
         paused = chat.paused
-    return _Schedule(tz_name, digest_time, now, next_at, paused, bool(tags))
+    return _Schedule(tz_name, digest_time, now, next_at, paused, subscribed)
 
 
 async def pause(update: Update, ctx: AppContext) -> None:
@@ -173,13 +175,14 @@ async def resume(update: Update, ctx: AppContext) -> None:
         return
     now = ctx.services.now()
     async with chat_unit(update, ctx) as (session, chat, tags):
+        subscribed = bool(tags) or await follows.has_follows(session=session, chat_id=chat.id)
         was_paused = chat.paused
         next_at = chat.next_digest_at
         if was_paused:
             await chats.set_paused(session=session, chat_id=chat.id, paused=False)
             # The moment kept from before the pause is likely overdue; recomputing from now
             # means no digest fires the minute the chat resumes.
-            if tags or next_at is not None:
+            if subscribed or next_at is not None:
                 next_at = await upcoming_digest(
                     ctx,
                     session=session,
@@ -195,6 +198,6 @@ async def resume(update: Update, ctx: AppContext) -> None:
             next_at=next_at,
             tz_name=tz_name,
             now=now,
-            subscribed=bool(tags),
+            subscribed=subscribed,
         )
     )
