@@ -75,7 +75,7 @@ def throughput(model: LocalModel) -> None:
     whole = [f"{item['title']}. {item['abstract']}" for item in items]
     ms_whole, _ = cpu_ms_per_paper(model, whole)
     emit("embeddings", "cpu_ms_per_paper_whole_abstract", ms_whole, "ms", papers=len(whole))
-    timings = []
+    timings: list[float] = []
     for text in list(RUSSIAN_QUERIES) * (1 if SHORT else 3):
         started = time.perf_counter()
         model.query(text + " " * len(timings))  # never the same text twice
