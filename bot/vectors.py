@@ -109,9 +109,10 @@ class VectorService:
         if self.model is None:
             return
         try:
-            await self.index()
-            if isinstance(self.model, LocalModel):
-                await self.embed_query("warm up")  # loads the model's weights
+            index = await self.index()
+            if index is not None and len(index) and isinstance(self.model, LocalModel):
+                # Loads the model's weights; with nothing to search yet, they can wait.
+                await self.embed_query("warm up")
         except Exception:
             log.exception("loading the vectors failed; the first search tries again")
 
