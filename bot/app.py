@@ -166,6 +166,8 @@ async def _post_init(app: DigestApp) -> None:
         )
         await monitoring.start()
         app.bot_data.monitoring = monitoring
+    # Loading 100,000 vectors takes a couple of seconds: not on the first search's time.
+    app.bot_data.services.vectors.start_warm_up()
     log.info("bot @%s is up", app.bot.username)
 
 

@@ -10,6 +10,7 @@ everything here answers "nothing", and search matches words only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -82,6 +83,7 @@ class VectorService:
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
         self._queries: OrderedDict[str, Vector] = OrderedDict()
+        self._warm_up: asyncio.Task[None] | None = None
 
     @property
     def model_name(self) -> str | None:
@@ -89,9 +91,30 @@ class VectorService:
         return self.model.name if self.model is not None else None
 
     async def aclose(self) -> None:
-        """Close the remote model's HTTP client, if any."""
+        """Stop the warm-up if it still runs; close the remote model's HTTP client, if any."""
+        if self._warm_up is not None:
+            self._warm_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_up
         if isinstance(self.model, RemoteModel):
             await self.model.aclose()
+
+    def start_warm_up(self) -> None:
+        """Load the index and the model in the background, so the first search need not wait."""
+        if self.model is not None and self._warm_up is None:
+            self._warm_up = asyncio.create_task(self.warm_up(), name="vectors-warm-up")
+
+    async def warm_up(self) -> None:
+        """Load the index and the model now (failures are logged: the first search retries)."""
+        if self.model is None:
+            return
+        try:
+            index = await self.index()
+            if index is not None and len(index) and isinstance(self.model, LocalModel):
+                # Loads the model's weights; with nothing to search yet, they can wait.
+                await self.embed_query("warm up")
+        except Exception:
+            log.exception("loading the vectors failed; the first search tries again")
 
     async def embed_query(self, text: str) -> Vector | None:
         """The query's embedding (cached), or None without a model or when it fails."""

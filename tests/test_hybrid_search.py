@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,15 @@ from content.summarize import fallback_summary
 from content.vectors import Vector
 from storage import papers as catalog
 from storage import search
+from storage.db import create_engine, create_sessionmaker
 from storage.vectors import save_vectors
+from tests.fake_telegram import FakeTelegram
+from tests.harness import TOKEN, make_settings, running_bot
 from tests.search_fixture import AWAKER, MPO, load_search_papers, search_paper
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = dt.datetime(2025, 1, 10, 6, 0, tzinfo=dt.UTC)
+USER = 1001
 
 # Russian queries as a reader would type them, each about one paper of the fixture. None
 # of them is a word-for-word translation that full-text search could match: the papers
@@ -246,3 +251,36 @@ def test_the_embedded_model_runs_offline(no_network: None) -> None:
     assert query.shape == (384,)
     assert np.isclose(np.linalg.norm(query), 1.0, atol=1e-3)
     assert float(paper[0] @ query) > 0.8
+
+
+# --- through the bot ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+async def test_a_reader_finds_an_english_only_paper_with_a_russian_search(
+    fake_telegram: FakeTelegram, db_url: str, fixture_vectors: dict[str, Vector]
+) -> None:
+    """/search and inline mode in Russian show the English-only paper; exact names come first."""
+    engine = create_engine(db_url)
+    try:
+        await seed_english(create_sessionmaker(engine), fixture_vectors)
+    finally:
+        await engine.dispose()
+    titles = {item["id"]: item["title"] for item in english_only()}
+    settings = make_settings(fake_telegram, db_url, embeddings="on")
+    async with running_bot(settings):
+        fake_telegram.send_text(USER, "/search спекулятивное декодирование")
+        (reply,) = await fake_telegram.wait_for_messages(USER, 1)
+        assert titles["2211.17192"] in reply.plain.split("\n\n")[1]  # the first card
+        fake_telegram.send_text(USER, "/search InternVL2-8B")
+        reply = (await fake_telegram.wait_for_messages(USER, 2))[1]
+        assert titles[MPO] in reply.plain.split("\n\n")[1]
+        fake_telegram.inline_query(USER, "гауссово сплэттинг")
+        await fake_telegram.wait_until(lambda: bool(fake_telegram.inline_answers), 10)
+        results = fake_telegram.inline_answers[0].results
+        assert results[0]["id"] == "2308.04079"
