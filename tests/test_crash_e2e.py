@@ -26,9 +26,11 @@ LEASE_SECONDS = 3
 
 
 async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stderr=asyncio.subprocess.PIPE
-    )
+    # The log goes to a file: a pipe nobody reads would stall the bot once full.
+    with (cwd / "bot.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stderr=log
+        )
 
 
 def delivered(messages: Iterable[SentMessage]) -> set[tuple[int, str]]:

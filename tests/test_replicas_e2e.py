@@ -69,15 +69,17 @@ async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_ki
                 LOG_LEVEL="WARNING",
             )
 
-        async def start() -> asyncio.subprocess.Process:
-            return await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run",
-                cwd=tmp_path, env=replica_env(), stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
+        async def start(name: str) -> asyncio.subprocess.Process:
+            # The log goes to a file: a pipe nobody reads would stall a replica once full.
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                return await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "run",
+                    cwd=tmp_path, env=replica_env(), stderr=log,
+                )  # fmt: skip
 
         engine = create_engine(db_url)
         sessionmaker = create_sessionmaker(engine)
-        replicas = [await start(), await start()]
+        replicas = [await start("first"), await start("second")]
         try:
             # Both replicas start with the day's ingest to catch up on; one of them runs it.
             async def papers() -> int:
@@ -119,10 +121,16 @@ async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_ki
             print(f"two replicas: {first.line()}; killed one: {len(in_flight)} in flight, "
                   f"{len(repeats)} repeated; {second.line()}")  # fmt: skip
         finally:
-            for replica in replicas:
-                if replica.returncode is None:
-                    await stop(replica)
-            await engine.dispose()
+            try:
+                for replica in replicas:
+                    if replica.returncode is None:
+                        await stop(replica)
+            finally:
+                for replica in replicas:  # one that would not stop must not outlive the test
+                    if replica.returncode is None:
+                        replica.kill()
+                        await replica.wait()
+                await engine.dispose()
         assert len(sources.requests_to(HF_PATH)) == 2
 
 
