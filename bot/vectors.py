@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import concurrent.futures
 import datetime as dt
 import logging
 import time
@@ -84,6 +85,12 @@ class VectorService:
         self._lock = asyncio.Lock()
         self._queries: OrderedDict[str, Vector] = OrderedDict()
         self._warm_up: asyncio.Task[None] | None = None
+        # Query embeddings and their scan always run on this one thread: the model's OpenMP
+        # runtime keeps a pool of workers per calling thread, and the default executor's
+        # threads each grew one, which then contended for the cores (README, search figures).
+        self._model_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="embedding"
+        )
 
     @property
     def model_name(self) -> str | None:
@@ -98,6 +105,7 @@ class VectorService:
                 await self._warm_up
         if isinstance(self.model, RemoteModel):
             await self.model.aclose()
+        self._model_thread.shutdown(wait=False, cancel_futures=True)
 
     def start_warm_up(self) -> None:
         """Load the index and the model in the background, so the first search need not wait."""
@@ -126,8 +134,10 @@ class VectorService:
             return cached
         try:
             if isinstance(self.model, LocalModel):
-                # Off the loop: about 10 ms of CPU, and the engine releases the GIL.
-                vector = await asyncio.to_thread(self.model.query, text)
+                # Off the loop, where the engine releases the GIL.
+                vector = await asyncio.get_running_loop().run_in_executor(
+                    self._model_thread, self.model.query, text
+                )
             else:
                 vector = (await self.model.embed([text]))[0]
         except Exception:
@@ -199,9 +209,11 @@ class VectorService:
         vector = await self.embed_query(text)
         if vector is None or vector.shape[0] != index.dim:
             return []
-        # A pass over every vector (about 8 ms at 100,000 papers): off the loop, where numpy
+        # A pass over every vector: off the loop, where numpy
         # releases the GIL. Top-ups only append rows, so the index may grow meanwhile.
-        found = await asyncio.to_thread(index.nearest, vector, k)
+        found = await asyncio.get_running_loop().run_in_executor(
+            self._model_thread, index.nearest, vector, k
+        )
         return [pid for pid, _ in found]
 
     async def semantic(self, query: SearchQuery) -> list[str] | None:
