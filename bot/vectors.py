@@ -10,8 +10,8 @@ everything here answers "nothing", and search matches words only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import concurrent.futures
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -209,8 +209,8 @@ class VectorService:
         vector = await self.embed_query(text)
         if vector is None or vector.shape[0] != index.dim:
             return []
-        # A pass over every vector: off the loop, where numpy
-        # releases the GIL. Top-ups only append rows, so the index may grow meanwhile.
+        # A pass over every vector, off the loop (numpy releases the GIL). Top-ups only
+        # append rows, so the index may grow meanwhile.
         found = await asyncio.get_running_loop().run_in_executor(
             self._model_thread, index.nearest, vector, k
         )
