@@ -256,7 +256,8 @@ def parse_html(text: str, *, strict: bool = True) -> ParsedText:
 
     ``strict`` adds checks real Telegram does not make but that catch bot bugs: an unknown named
     entity such as ``&nbsp;`` (Telegram shows it literally), ``<a>`` nested in ``<a>`` or without
-    ``href`` and a link Telegram would silently drop.
+    ``href``, a link Telegram would silently drop, and a ``<blockquote>`` (plain or
+    ``expandable``) inside another, which the Bot API's formatting rules forbid.
     """
     try:
         data = text.encode("utf-8")
@@ -404,6 +405,13 @@ def parse_html(text: str, *, strict: bool = True) -> ParsedText:
                     raise EntityParseError(
                         f'Tag "a" without "href" at byte offset {begin} (strict fake check)'
                     )
+            if strict and tag == "blockquote" and any(t[0] == "blockquote" for t in nested):
+                # The Bot API's formatting rules: blockquote and expandable_blockquote
+                # entities can't be nested.
+                raise EntityParseError(
+                    f'Nested tag "blockquote" at byte offset {begin} (strict fake check: '
+                    "blockquotes can't be nested)"
+                )
             nested.append((tag, argument, unix_time, utf16, len(out), begin))
             i += 1  # past '>'
             continue

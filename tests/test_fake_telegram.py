@@ -503,6 +503,28 @@ def test_spoilers_quotes_and_custom_emoji():
         parse_html("<span>x</span>")
 
 
+def test_quotes_plain_and_expandable_with_formatting_inside_but_never_nested():
+    parsed = parse_html(
+        "<blockquote>a <b>b</b></blockquote>\n<blockquote expandable>c <i>d</i></blockquote>"
+    )
+    assert parsed.text == "a b\nc d"
+    assert parsed.entities == [
+        {"type": "blockquote", "offset": 0, "length": 3},
+        {"type": "bold", "offset": 2, "length": 1},
+        {"type": "expandable_blockquote", "offset": 4, "length": 3},
+        {"type": "italic", "offset": 6, "length": 1},
+    ]
+    for nested in (
+        "<blockquote>a <blockquote>b</blockquote></blockquote>",
+        "<blockquote expandable><b><blockquote>b</blockquote></b></blockquote>",
+        "<blockquote>a <blockquote expandable>b</blockquote></blockquote>",
+    ):
+        with pytest.raises(EntityParseError, match='Nested tag "blockquote"'):
+            parse_html(nested)
+    with pytest.raises(EntityParseError, match="Unmatched end tag"):
+        parse_html("<blockquote expandable>a</b>")
+
+
 def test_lenient_mode_matches_telegram_on_unknown_entities():
     assert parse_html("1&nbsp;2", strict=False).text == "1&nbsp;2"
     assert parse_html("&#0; &#x110000; &lt", strict=False).text == "&#0; &#x110000; <"
