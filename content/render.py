@@ -10,6 +10,7 @@ bounds the visible text Telegram counts (tags vanish, entities shrink) from abov
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 import html
 import re
@@ -42,6 +43,9 @@ _MAX_TAG_CHARS: Final[int] = 32
 _MAX_REPO_LABEL: Final[int] = 60
 _MAX_WHY: Final[int] = 200
 _WHY_MARK: Final[str] = "📌 "
+# The compact format's fold (Bot API 7.4): the summary, collapsed until tapped.
+_QUOTE_OPEN: Final[str] = "<blockquote expandable>"
+_QUOTE_CLOSE: Final[str] = "</blockquote>"
 # A shortened title in a block that does not fit even with its summary cut down.
 _SHORT_TITLE: Final[int] = 300
 # A summary cut below this is no longer worth showing; the block sheds other parts first.
@@ -77,6 +81,57 @@ SUGGESTION_WHY: Final[str] = "похоже на то, что вам понрав
 """The 📌 line of a suggested paper."""
 
 MAX_SUGGESTIONS: Final[int] = 3
+
+
+class DigestFormat(enum.StrEnum):
+    """How a digest lays out a paper: the stored value of a chat's ``/format``."""
+
+    FULL = "full"  # the summary in the open under its title
+    COMPACT = "compact"  # the summary folded into an expandable quote
+
+
+# What /format understands, by the word typed: lower case, "ё" as "е".
+_FORMAT_WORDS: Final[dict[str, DigestFormat]] = {
+    **dict.fromkeys(
+        [
+            "компактный",
+            "компактно",
+            "компакт",
+            "кратко",
+            "краткий",
+            "коротко",
+            "короткий",
+            "свернутый",
+            "свернуть",
+            "compact",
+            "short",
+            "brief",
+            "collapsed",
+        ],
+        DigestFormat.COMPACT,
+    ),
+    **dict.fromkeys(
+        [
+            "полный",
+            "полностью",
+            "подробно",
+            "подробный",
+            "развернутый",
+            "развернуть",
+            "обычный",
+            "full",
+            "long",
+            "expanded",
+            "default",
+        ],
+        DigestFormat.FULL,
+    ),
+}
+
+
+def parse_format(raw: str) -> DigestFormat | None:
+    """The digest format a user typed (``компактный``, ``кратко``, ``full``…), or None."""
+    return _FORMAT_WORDS.get(raw.strip().lower().replace("ё", "е"))
 
 
 def repo_label(code_url: str) -> str:
@@ -135,10 +190,17 @@ def render_digest(
     more: int = 0,
     more_hint: str = "/digest",
     topics: Sequence[str] = (),
+    digest_format: DigestFormat = DigestFormat.FULL,
 ) -> list[str]:
     """A chat's morning digest as Telegram HTML messages, each within 4096 characters."""
     parts = render_digest_parts(
-        papers, day=day, tags=tags, more=more, more_hint=more_hint, topics=topics
+        papers,
+        day=day,
+        tags=tags,
+        more=more,
+        more_hint=more_hint,
+        topics=topics,
+        digest_format=digest_format,
     )
     return [part.text for part in parts]
 
@@ -152,13 +214,16 @@ def render_digest_parts(
     more_hint: str = "/digest",
     topics: Sequence[str] = (),
     suggestions: Sequence[PaperView] = (),
+    digest_format: DigestFormat = DigestFormat.FULL,
 ) -> list[DigestPart]:
     """The digest's messages, each with the ids and numbers of the papers it holds.
 
     ``topics`` are the chat's followed words and authors as the header names them
     («watermark», Yann LeCun), after its tags. ``suggestions`` (at most three are shown)
     follow the chat's papers under a heading of their own, numbered on, each with its 📌 line.
+    In the compact format each summary is folded into an expandable quote under its title.
     """
+    folded = digest_format is DigestFormat.COMPACT
     suggestions = [replace(p, why=SUGGESTION_WHY) for p in suggestions[:MAX_SUGGESTIONS]]
     header = _digest_header(papers, day=day, tags=tags, topics=topics)
     interests = len(set(tags)) + len(set(topics))
@@ -175,13 +240,14 @@ def render_digest_parts(
         nothing = f"Новых статей {_where(interests)} нет."
         blocks.append(_Piece(nothing, _len(nothing)))
     blocks += [
-        _Piece(*_block(paper, f"{n}. ", room), paper.id, n) for n, paper in enumerate(papers, 1)
+        _Piece(*_block(paper, f"{n}. ", room, folded=folded), paper.id, n)
+        for n, paper in enumerate(papers, 1)
     ]
     # The heading travels with the first suggestion, so it never ends a message alone.
     heading = f"<b>{_esc(SUGGESTIONS_HEADING)}</b>"
     for n, paper in enumerate(suggestions, len(papers) + 1):
         lead = heading + _PARAGRAPH if n == len(papers) + 1 else ""
-        block, size = _block(paper, f"{n}. ", room - _len(lead))
+        block, size = _block(paper, f"{n}. ", room - _len(lead), folded=folded)
         blocks.append(_Piece(lead + block, _len(lead) + size, paper.id, n, suggested=True))
     if more_line:
         blocks.append(_Piece(more_line, _len(more_line)))
@@ -293,6 +359,7 @@ class _Block:
     extras: tuple[str, ...]  # HTML fragments of the links line, already escaped
     tags: tuple[str, ...]
     why: str = ""  # plain text of the 📌 line
+    folded: bool = False  # the summary in an expandable quote (the compact format)
 
     def render(self, summary: str) -> str:
         """Lay the block out with this (plain) summary; an empty one leaves its line out."""
@@ -300,7 +367,9 @@ class _Block:
         if self.href:
             title = f'<a href="{_esc(self.href)}">{title}</a>'
         lines = [f"{_esc(self.prefix)}<b>{title}</b>"]
-        if summary:
+        if summary and self.folded:
+            lines.append(_QUOTE_OPEN + _esc(summary) + _QUOTE_CLOSE)
+        elif summary:
             lines.append(_esc(summary))
         if self.extras:
             lines.append(" · ".join(self.extras))
@@ -311,20 +380,25 @@ class _Block:
             lines.append(_esc(_WHY_MARK + self.why))
         return "\n".join(lines)
 
+    def summary_markup(self) -> int:
+        """What a summary's line adds to the block besides its escaped text."""
+        quote = _len(_QUOTE_OPEN + _QUOTE_CLOSE) if self.folded else 0
+        return len("\n") + quote
 
-def _block(paper: PaperView, prefix: str, limit: int) -> tuple[str, int]:
+
+def _block(paper: PaperView, prefix: str, limit: int, *, folded: bool = False) -> tuple[str, int]:
     """The paper's block and its length, shortened only if it would not fit in ``limit``."""
     # Nearly every block fits untouched; building (and measuring) it once per paper and
     # position serves a whole broadcast, whatever room each chat's header leaves.
     # The 📌 line differs between chats while the rest of the block does not: the block is
     # built once per paper and position, and the line added.
-    block, size = _full_block(paper, prefix)
+    block, size = _full_block(paper, prefix, folded)
     if paper.why:
         line = _why_line(paper.why)
         block, size = block + line, size + _len(line)
     if size <= limit:
         return block, size
-    block = _fit_block(paper, prefix, paper.summary, limit, why=paper.why)
+    block = _fit_block(paper, prefix, paper.summary, limit, why=paper.why, folded=folded)
     return block, _len(block)
 
 
@@ -335,20 +409,22 @@ def _why_line(why: str) -> str:
 
 
 @functools.lru_cache(maxsize=16384)
-def _full_block(paper: PaperView, prefix: str) -> tuple[str, int]:
+def _full_block(paper: PaperView, prefix: str, folded: bool) -> tuple[str, int]:
     # Without the 📌 line, which is no part of the cache key.
-    block = _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH, why="")
+    block = _fit_block(paper, prefix, paper.summary, MAX_MESSAGE_LENGTH, why="", folded=folded)
     return block, _len(block)
 
 
-def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int, *, why: str) -> str:
+def _fit_block(
+    paper: PaperView, prefix: str, summary: str, limit: int, *, why: str, folded: bool = False
+) -> str:
     """A paper block of at most ``limit`` characters, shortening or shedding parts to fit."""
     title = _clean(paper.title) or _NO_TITLE
     summary = _clean(summary)
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
     why = _clip(_clean(why), _MAX_WHY) if why else ""
-    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why)
+    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why, folded)
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or
     # at least for a worthwhile cut of it, wins.  Real papers stop at the first or second.
@@ -361,7 +437,7 @@ def _fit_block(paper: PaperView, prefix: str, summary: str, limit: int, *, why: 
     )
     for block in variants:
         bare = block.render("")
-        room = limit - _len(bare) - 1  # the summary's own line break
+        room = limit - _len(bare) - block.summary_markup()
         if _len(_esc(summary)) <= room:
             return block.render(summary)
         if room >= _MIN_SUMMARY:

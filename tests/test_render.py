@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from content.render import PaperView, render_card, render_digest, render_plain
+from content.render import (
+    DigestFormat,
+    PaperView,
+    parse_format,
+    render_card,
+    render_digest,
+    render_plain,
+)
 from tests.fake_telegram import html_to_plain, parse_html
 
 DAY = dt.date(2024, 12, 10)
@@ -538,3 +545,126 @@ def test_a_why_line_is_escaped_and_kept_when_a_block_is_shortened() -> None:
     block = render_card(paper(1, why="ваше слово «<watermark>»", summary=long_summary(1, 3000)))
     plain = valid(block, 1024)
     assert plain.endswith("📌 ваше слово «<watermark>»")
+
+
+# --- the compact format ---------------------------------------------------------------------
+
+COMPACT = DigestFormat.COMPACT
+
+
+def quotes(message: str) -> list[tuple[str, str]]:
+    """The (kind, visible text) of every quote in a message."""
+    parsed = parse_html(message)
+    utf16_text = parsed.text.encode("utf-16-le")
+    return [
+        (
+            e["type"],
+            utf16_text[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le"),
+        )
+        for e in parsed.entities
+        if "blockquote" in e["type"]
+    ]
+
+
+def test_a_compact_digest_folds_each_summary_under_its_title_and_keeps_the_rest() -> None:
+    message = render_digest(
+        [SEED, paper(2, why="ваше слово «watermark»")],
+        day=DAY,
+        tags=["mllm"],
+        digest_format=COMPACT,
+    )[0]
+    plain = valid(message)
+    assert quotes(message) == [
+        ("expandable_blockquote", SEED.summary),
+        ("expandable_blockquote", "Краткое содержание статьи 2."),
+    ]
+    first, second = plain.split("\n\n")[1:]
+    # The title, then the folded summary; links, hashtags and the 📌 line as in the full form.
+    assert first.splitlines() == [
+        f"1. {SEED.title}",
+        SEED.summary,
+        "💻 thunlp/LLaVA-UHD · 👍 42",
+        "#mllm #cv #benchmark",
+    ]
+    assert second.splitlines()[-1] == "📌 ваше слово «watermark»"
+    # The full format is today's: no quote at all.
+    assert quotes(render_digest([SEED], day=DAY, tags=["mllm"])[0]) == []
+
+
+def test_a_paper_without_a_summary_gets_no_empty_quote() -> None:
+    message = render_digest([paper(1, summary="")], day=DAY, tags=["mllm"], digest_format=COMPACT)[
+        0
+    ]
+    valid(message)
+    assert "blockquote" not in message
+
+
+def test_hostile_text_in_a_compact_digest_cannot_open_or_close_a_quote() -> None:
+    hostile = paper(
+        1,
+        title="</blockquote><blockquote>" + HOSTILE_TITLE,
+        summary="</blockquote>" + HOSTILE_SUMMARY + "<blockquote expandable>",
+        tags=("<blockquote>",),
+    )
+    message = render_digest([hostile], day=DAY, tags=["mllm"], digest_format=COMPACT)[0]
+    valid(message)
+    assert quotes(message) == [
+        ("expandable_blockquote", "</blockquote>" + HOSTILE_SUMMARY + "<blockquote expandable>")
+    ]
+    assert set(re.findall(r"</?([a-z-]+)", message)) == {"a", "b", "blockquote"}
+
+
+def test_forty_compact_papers_split_between_blocks_and_fit_with_the_quotes_counted() -> None:
+    papers = [
+        paper(n, summary=long_summary(n), code_url=f"https://github.com/o/r{n}", why="#mllm")
+        for n in range(1, 41)
+    ]
+    messages = render_digest(papers, day=DAY, tags=["mllm"], more=2, digest_format=COMPACT)
+    assert len(messages) > 1
+    plains = [valid(message) for message in messages]
+    numbers = [int(n) for plain in plains for n in re.findall(r"^(\d+)\. Статья", plain, re.M)]
+    assert numbers == list(range(1, 41))
+    # Every summary whole, each in a quote of its own.
+    folded = [text for message in messages for _, text in quotes(message)]
+    assert folded == [long_summary(n) for n in range(1, 41)]
+    assert plains[-1].endswith("Ещё 2 статьи по вашей теме — /digest")
+
+
+def test_a_compact_block_longer_than_a_message_is_shortened_inside_its_quote() -> None:
+    giant = paper(1, summary=long_summary(1, 9000), why="#mllm", upvotes=5)
+    messages = render_digest([giant, paper(2)], day=DAY, tags=["mllm"], digest_format=COMPACT)
+    for message in messages:
+        valid(message)
+    assert utf16(messages[0]) > LIMIT - 100  # the cut used the room, the quote's tags counted
+    [(_, summary)] = quotes(messages[0])
+    assert summary.endswith("…")
+    assert long_summary(1, 9000).startswith(summary.removesuffix("…"))
+    assert html_to_plain(messages[0]).endswith("👍 5\n#mllm\n📌 #mllm")
+
+
+def test_a_pathological_compact_paper_still_fits() -> None:
+    url = "https://example.com/" + "a" * 1900
+    monster = paper(1, title="<" * 5000, summary="&" * 5000, url=url, code_url=url, why="<" * 900)
+    for message in render_digest([monster] * 3, day=DAY, tags=["mllm"], digest_format=COMPACT):
+        valid(message)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("компактный", DigestFormat.COMPACT),
+        ("Компактно", DigestFormat.COMPACT),
+        ("кратко", DigestFormat.COMPACT),
+        ("  COMPACT ", DigestFormat.COMPACT),
+        ("свёрнутый", DigestFormat.COMPACT),
+        ("полный", DigestFormat.FULL),
+        ("подробно", DigestFormat.FULL),
+        ("full", DigestFormat.FULL),
+        ("развёрнутый", DigestFormat.FULL),
+        ("средний", None),
+        ("", None),
+        ("компактный полный", None),
+    ],
+)
+def test_format_words(typed: str, expected: DigestFormat | None) -> None:
+    assert parse_format(typed) is expected
