@@ -106,6 +106,13 @@ async def set_paused(*, session: AsyncSession, chat_id: int, paused: bool) -> No
     await session.execute(update(Chat).where(Chat.id == chat_id).values(paused=paused))
 
 
+async def set_digest_format(*, session: AsyncSession, chat_id: int, digest_format: str) -> None:
+    """Set how the chat's digests lay papers out (a ``content.render.DigestFormat`` value)."""
+    await session.execute(
+        update(Chat).where(Chat.id == chat_id).values(digest_format=digest_format)
+    )
+
+
 async def set_active(*, session: AsyncSession, chat_id: int, active: bool) -> None:
     """Mark the chat reachable or not (e.g. after the bot was blocked or kicked)."""
     await session.execute(update(Chat).where(Chat.id == chat_id).values(active=active))
@@ -140,6 +147,7 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
         "claimed_until": old.claimed_until,
         "paused": old.paused,
         "active": old.active,
+        "digest_format": old.digest_format,
     }
     await session.execute(
         insert_ignoring_conflicts(session, Chat).values(

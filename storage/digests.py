@@ -49,6 +49,7 @@ class DueChat(NamedTuple):
     digest_time: dt.time
     next_digest_at: dt.datetime
     tags: tuple[str, ...]
+    digest_format: str = "full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,14 @@ async def claim_due_chats(
         update(Chat)
         .where(Chat.id.in_(select(due.c.id)))
         .values(claimed_until=now + lease)
-        .returning(Chat.next_digest_at, Chat.id, Chat.timezone, Chat.digest_time, tags)
+        .returning(
+            Chat.next_digest_at,
+            Chat.id,
+            Chat.timezone,
+            Chat.digest_time,
+            tags,
+            Chat.digest_format,
+        )
     )
     # Oldest first, as selected: RETURNING promises no order.
     rows = sorted(tuple(row) for row in claimed.all() if row[0] is not None)
@@ -144,8 +152,9 @@ async def claim_due_chats(
             digest_time=digest_time,
             next_digest_at=next_digest_at,
             tags=tuple(sorted(chat_tags.split())) if chat_tags else (),
+            digest_format=digest_format,
         )
-        for next_digest_at, chat_id, timezone, digest_time, chat_tags in rows
+        for next_digest_at, chat_id, timezone, digest_time, chat_tags, digest_format in rows
     ]
 
 

@@ -101,6 +101,10 @@ class Chat(Base):
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A content.render.DigestFormat value: "full", or "compact" (summaries folded).
+    digest_format: Mapped[str] = mapped_column(
+        String(16), default="full", server_default=text("'full'")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

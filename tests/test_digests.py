@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from content.matching import profile
-from storage.chats import get_chat, set_next_digest_at
+from storage.chats import get_chat, migrate_chat, set_digest_format, set_next_digest_at
 from storage.digests import (
     READY_STATUSES,
     ComposedDigest,
@@ -167,6 +167,23 @@ async def test_due_chats_are_limited_to_the_oldest(sessionmaker: Sessions) -> No
     # The limit counts chats, not (chat, tag) rows.
     assert [chat.chat_id for chat in due] == [104, 103, 102]
     assert all(chat.tags == ("a", "b") for chat in due)
+
+
+async def test_a_chat_is_claimed_with_its_digest_format_which_moves_with_a_supergroup(
+    sessionmaker: Sessions,
+) -> None:
+    await add_chat(sessionmaker, 1)
+    await add_chat(sessionmaker, -5, next_at=NOW + dt.timedelta(hours=1))
+    async with sessionmaker() as session, session.begin():
+        await set_digest_format(session=session, chat_id=-5, digest_format="compact")
+        await migrate_chat(session=session, old_id=-5, new_id=-1005)
+
+    async with sessionmaker() as session:
+        moved = await get_chat(session=session, chat_id=-1005)
+    assert moved is not None and moved.digest_format == "compact"
+    # A chat that never chose has today's format.
+    later = await claim(sessionmaker, now=NOW + dt.timedelta(hours=1))
+    assert {(due.chat_id, due.digest_format) for due in later} == {(1, "full"), (-1005, "compact")}
 
 
 async def test_set_next_moves_a_chat_out_of_the_due_list(sessionmaker: Sessions) -> None:
