@@ -28,7 +28,7 @@ from bot import keyboards
 from bot.context import Services
 from bot.ratelimit import SendKind
 from content.matching import Profile, Reason
-from content.render import DigestPart, PaperView, render_digest_parts
+from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts
 from content.schedule import next_digest_at, zone
 from storage import chats, digests, follows
 from storage.digests import ComposedDigest, DigestPaper, DueChat
@@ -256,16 +256,33 @@ class Deliverer:
         # The run stays keyed by the day it fell due; the header tells the day it arrives.
         today = self._services.now().astimezone(tz).date()
         status, error = "done", None
+        digest_format = DigestFormat(chat.digest_format)
         try:
             try:
-                sent = await self.send(chat_id, chat.tags, digest, today, run=run, topics=topics)
+                sent = await self.send(
+                    chat_id,
+                    chat.tags,
+                    digest,
+                    today,
+                    run=run,
+                    topics=topics,
+                    digest_format=digest_format,
+                )
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
                 # the new id, and the digest goes on there after what was delivered.
                 chat_id = moved.new_chat_id
                 await move_chat(self._services, old_id=chat.chat_id, new_id=chat_id)
                 run = replace(run, chat_id=chat_id)
-                sent = await self.send(chat_id, chat.tags, digest, today, run=run, topics=topics)
+                sent = await self.send(
+                    chat_id,
+                    chat.tags,
+                    digest,
+                    today,
+                    run=run,
+                    topics=topics,
+                    digest_format=digest_format,
+                )
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
             report.sent_chats += 1
@@ -309,6 +326,7 @@ class Deliverer:
         *,
         run: Run | None = None,
         topics: Sequence[str] = (),
+        digest_format: DigestFormat = DigestFormat.FULL,
     ) -> int:
         """Send a composed digest dated ``day`` in order, recording each message's papers.
 
@@ -316,8 +334,8 @@ class Deliverer:
         sender may have got part of it out before it died, or /digest raced the morning
         run. With ``run``, its claim is kept alive while sending, and sending stops with
         RunLost once another sender has taken the run over. ``topics`` are the followed words
-        and authors the header names after the tags. Returns the number of messages
-        sent, 0 when nothing was left to send.
+        and authors the header names after the tags; ``digest_format`` is the chat's
+        /format. Returns the number of messages sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
@@ -336,6 +354,7 @@ class Deliverer:
             more=digest.more,
             topics=topics,
             suggestions=suggestions,
+            digest_format=digest_format,
         )
         async with self._renewing(run):
             for number, part in enumerate(parts):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from content import taxonomy
+from content.render import DigestFormat
 
 _COLUMNS = 3
 
@@ -89,6 +90,47 @@ def unsubscribe_keyboard(subscribed: Iterable[str]) -> InlineKeyboardMarkup:
         for t in subscribed
     ]
     return _grid(buttons)
+
+
+# --- /format: one button per digest format -------------------------------------------------
+
+_FORMAT_PREFIX = "fmt"
+
+FORMAT_CALLBACK_PATTERN = rf"^{_FORMAT_PREFIX}:"
+"""What the format button handler answers."""
+
+
+def encode_format(digest_format: DigestFormat) -> str:
+    """Callback data of a format button: "fmt:compact", well under 64 bytes."""
+    return f"{_FORMAT_PREFIX}:{digest_format.value}"
+
+
+def decode_format(data: str | None) -> DigestFormat | None:
+    """Parse a format button; anything unexpected gives None."""
+    prefix, _, value = (data or "").partition(":")
+    if prefix != _FORMAT_PREFIX:
+        return None
+    try:
+        return DigestFormat(value)
+    except ValueError:
+        return None
+
+
+def format_keyboard(
+    current: DigestFormat, labels: Mapping[DigestFormat, str]
+) -> InlineKeyboardMarkup:
+    """The two format buttons, the chat's current one marked ✅."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    f"✅ {labels[option]}" if option is current else labels[option],
+                    callback_data=encode_format(option),
+                )
+                for option in DigestFormat
+            ]
+        ]
+    )
 
 
 # --- search result pages ------------------------------------------------------------------------

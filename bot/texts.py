@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from content import taxonomy
+from content.render import DigestFormat
 from content.ru import count, date_ru
 from content.schedule import zone, zone_label
 from storage.stats import BotStats
@@ -75,11 +76,13 @@ HELP = """<b>Что я умею</b>
 <code>/search #mllm галлюцинации</code> (только статьи с тегом #mllm)
 Искать можно и в любом другом чате: начните сообщение с имени бота через @.
 
-<b>Время и пауза</b>
+<b>Время, формат и пауза</b>
 /time <i>ЧЧ:ММ</i> — во сколько присылать дайджест, например <code>/time 08:30</code>
 /timezone <i>пояс</i> — часовой пояс: <code>/timezone Europe/Moscow</code>, \
 <code>/timezone +3</code>, <code>/timezone UTC+05:30</code> или город: \
 <code>/timezone Владивосток</code>
+/format <i>компактный</i> или <i>полный</i> — в компактном дайджесте краткое содержание \
+свёрнуто под названием и разворачивается нажатием
 /pause — приостановить дайджесты, подписки сохранятся
 /resume — снова присылать дайджесты
 
@@ -234,8 +237,9 @@ def mytags(
     paused: bool,
     next_at: dt.datetime | None,
     follows: Sequence[tuple[str, str]] = (),
+    digest_format: DigestFormat = DigestFormat.FULL,
 ) -> str:
-    """The answer to /mytags: subscriptions, follows and mutes, delivery time, timezone, pause.
+    """The answer to /mytags: subscriptions, follows, mutes, schedule, pause and format.
 
     ``follows`` are (kind, text as typed) pairs, kinds as in ``content.matching``.
     """
@@ -271,7 +275,10 @@ def mytags(
                 next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=wants
             )
         )
-    lines.append("Изменить: /time — время, /timezone — часовой пояс, /pause — пауза.")
+    lines.append(f"📰 Формат дайджеста: {FORMAT_NAMES[digest_format]}.")
+    lines.append(
+        "Изменить: /time — время, /timezone — часовой пояс, /format — формат, /pause — пауза."
+    )
     return "\n".join(lines)
 
 
@@ -424,6 +431,54 @@ def timezone_changed(
         )
     )
     return "\n".join(lines)
+
+
+# --- /format ----------------------------------------------------------------------------------
+
+FORMAT_NAMES = {DigestFormat.FULL: "полный", DigestFormat.COMPACT: "компактный"}
+_FORMAT_CASES = {DigestFormat.FULL: "полном", DigestFormat.COMPACT: "компактном"}
+_FORMAT_ABOUT = {
+    DigestFormat.FULL: "название и краткое содержание каждой статьи целиком",
+    DigestFormat.COMPACT: (
+        "только названия, краткое содержание свёрнуто — нажмите на него, чтобы развернуть"
+    ),
+}
+FORMAT_BUTTONS = {DigestFormat.FULL: "📄 Полный", DigestFormat.COMPACT: "🗂 Компактный"}
+FORMAT_EXAMPLES = "<code>/format компактный</code> или <code>/format полный</code>"
+FORMAT_ADMINS_ONLY_SHORT = "Только администраторы чата могут менять формат дайджеста."
+FORMAT_BUTTON_EXPIRED = "Эта кнопка устарела. Откройте выбор заново: /format"
+
+
+def _format_line(digest_format: DigestFormat) -> str:
+    name = FORMAT_NAMES[digest_format]
+    return f"📰 Формат дайджеста: <b>{name}</b> — {_FORMAT_ABOUT[digest_format]}."
+
+
+def format_usage(digest_format: DigestFormat) -> str:
+    """The answer to /format without a value: the current format and how to switch."""
+    return "\n".join(
+        [
+            _format_line(digest_format),
+            f"Выберите формат кнопкой или напишите {FORMAT_EXAMPLES}.",
+        ]
+    )
+
+
+def bad_format(raw: str) -> str:
+    """The answer to /format with a word that names no format."""
+    return f"Не знаю формата «{_echo(raw)}». Напишите {FORMAT_EXAMPLES}."
+
+
+def format_changed(digest_format: DigestFormat, *, changed: bool) -> str:
+    """The answer to /format that set the format (or found it set already)."""
+    if not changed:
+        return f"Дайджест и так приходит в {_FORMAT_CASES[digest_format]} формате."
+    return "✅ " + _format_line(digest_format)
+
+
+def format_toast(digest_format: DigestFormat) -> str:
+    """The short notice after a format button press."""
+    return f"Формат дайджеста: {FORMAT_NAMES[digest_format]}"
 
 
 PAUSED = "⏸ Дайджесты на паузе, подписки сохранены. Включить снова: /resume"

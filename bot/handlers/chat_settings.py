@@ -1,4 +1,4 @@
-"""/time, /timezone, /pause and /resume: when and whether a chat gets its digest.
+"""/time, /timezone, /pause, /resume and /format: when, whether and how a chat gets its digest.
 
 Changing the time or the timezone recomputes ``next_digest_at`` from now, so the next digest
 follows the new setting at once. A chat that never subscribed keeps no moment at all: its
@@ -11,17 +11,20 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 
-from bot import texts
+from bot import keyboards, texts
 from bot.context import AppContext
 from bot.handlers.common import (
     chat_unit,
     command_args,
+    is_not_modified,
     refuse_non_admin,
     touch_chat,
     upcoming_digest,
 )
+from content.render import DigestFormat, parse_format
 from content.schedule import parse_time, parse_timezone
 from storage import chats, follows
 from storage.models import Chat
@@ -201,3 +204,66 @@ async def resume(update: Update, ctx: AppContext) -> None:
             subscribed=subscribed,
         )
     )
+
+
+async def set_format(update: Update, ctx: AppContext) -> None:
+    """``/format компактный`` or ``полный``; without a value, the current format with buttons."""
+    message = update.effective_message
+    if message is None:
+        return
+    raw = command_args(ctx).strip()
+    if not raw:
+        chat, _ = await touch_chat(update, ctx)
+        current = DigestFormat(chat.digest_format)
+        await message.reply_html(texts.format_usage(current), reply_markup=_buttons(current))
+        return
+    if await refuse_non_admin(update, ctx):
+        return
+    chosen = parse_format(raw)
+    if chosen is None:
+        chat, _ = await touch_chat(update, ctx)
+        current = DigestFormat(chat.digest_format)
+        await message.reply_html(texts.bad_format(raw), reply_markup=_buttons(current))
+        return
+    changed = await _change_format(update, ctx, chosen)
+    await message.reply_html(texts.format_changed(chosen, changed=changed))
+
+
+async def format_button(update: Update, ctx: AppContext) -> None:
+    """A press on a format button: switch the format and mark the new one in place."""
+    query = update.callback_query
+    if query is None:
+        return
+    chosen = keyboards.decode_format(query.data)
+    if chosen is None:
+        await query.answer(texts.FORMAT_BUTTON_EXPIRED)
+        return
+    if await refuse_non_admin(update, ctx, alert=texts.FORMAT_ADMINS_ONLY_SHORT):
+        return
+    await _change_format(update, ctx, chosen)
+    await query.answer(texts.format_toast(chosen))
+    message = query.message
+    if not isinstance(message, Message):
+        return  # too old to edit
+    try:
+        await message.edit_text(
+            texts.format_usage(chosen), parse_mode="HTML", reply_markup=_buttons(chosen)
+        )
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
+
+
+def _buttons(current: DigestFormat) -> InlineKeyboardMarkup:
+    return keyboards.format_keyboard(current, texts.FORMAT_BUTTONS)
+
+
+async def _change_format(update: Update, ctx: AppContext, chosen: DigestFormat) -> bool:
+    """Set the chat's format; False when it was that already."""
+    async with chat_unit(update, ctx) as (session, chat, _):
+        changed = chat.digest_format != chosen
+        if changed:
+            await chats.set_digest_format(
+                session=session, chat_id=chat.id, digest_format=chosen.value
+            )
+    return changed

@@ -8,6 +8,7 @@ from bot import texts
 from bot.context import AppContext
 from bot.delivery import Deliverer, following_digest
 from bot.handlers.common import chat_unit, refuse_non_admin
+from content.render import DigestFormat
 from content.schedule import zone
 from storage import chats, digests, follows
 
@@ -58,7 +59,12 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         await message.reply_html(texts.DIGEST_IN_PROGRESS)
         return
     sent = await Deliverer(services, ctx.bot).send(
-        chat.id, tags, composed, today, topics=wanted.topics
+        chat.id,
+        tags,
+        composed,
+        today,
+        topics=wanted.topics,
+        digest_format=DigestFormat(chat.digest_format),
     )
     async with ctx.session() as session, session.begin():
         if claimed:

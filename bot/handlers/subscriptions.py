@@ -17,6 +17,7 @@ from bot.handlers.common import (
 from bot.keyboards import Action
 from content import taxonomy
 from content.matching import KINDS
+from content.render import DigestFormat
 from storage import follows, papers, subscriptions
 
 
@@ -121,6 +122,7 @@ async def mytags(update: Update, ctx: AppContext) -> None:
             now=ctx.services.now(),
             paused=chat.paused,
             next_at=chat.next_digest_at,
+            digest_format=DigestFormat(chat.digest_format),
         )
     )
 
