@@ -439,9 +439,7 @@ FORMAT_NAMES = {DigestFormat.FULL: "полный", DigestFormat.COMPACT: "ком
 _FORMAT_CASES = {DigestFormat.FULL: "полном", DigestFormat.COMPACT: "компактном"}
 _FORMAT_ABOUT = {
     DigestFormat.FULL: "название и краткое содержание каждой статьи целиком",
-    DigestFormat.COMPACT: (
-        "только названия, краткое содержание свёрнуто — нажмите на него, чтобы развернуть"
-    ),
+    DigestFormat.COMPACT: "краткое содержание свёрнуто под названием и раскрывается нажатием",
 }
 FORMAT_BUTTONS = {DigestFormat.FULL: "📄 Полный", DigestFormat.COMPACT: "🗂 Компактный"}
 FORMAT_EXAMPLES = "<code>/format компактный</code> или <code>/format полный</code>"
