@@ -19,6 +19,8 @@ from bot import handlers, jobs
 from bot.concurrency import ChatOrderedUpdateProcessor
 from bot.context import ADMIN_CACHE_SECONDS, AppContext, BotData, Services, utcnow
 from bot.context import DigestApp as DigestApp  # noqa: PLC0414 (re-exported for callers)
+from bot.feeds import Feeds, FeedServer
+from bot.handlers.start import DEEP_LINK_PREFIX
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
@@ -166,6 +168,19 @@ async def _post_init(app: DigestApp) -> None:
         )
         await monitoring.start()
         app.bot_data.monitoring = monitoring
+    if settings.web_port is not None:
+        # A feed is identified by the Telegram link that subscribes to its tag: it stays the
+        # same wherever the feeds are served, and a reader's "open site" lands in the bot.
+        link = app.bot.link
+        feeds = Feeds(
+            sessionmaker=app.bot_data.services.sessionmaker,
+            home_url=lambda tag: f"{link}?start={DEEP_LINK_PREFIX}{tag}",
+            publisher=app.bot.name,
+            public_url=settings.public_url,
+        )
+        server = FeedServer(feeds=feeds, listen=settings.web_listen, port=settings.web_port)
+        await server.start()
+        app.bot_data.feeds = server
     # Loading 100,000 vectors takes a couple of seconds: not on the first search's time.
     app.bot_data.services.vectors.start_warm_up()
     log.info("bot @%s is up", app.bot.username)
@@ -184,6 +199,9 @@ async def _post_shutdown(app: DigestApp) -> None:
     if app.bot_data.monitoring is not None:
         await app.bot_data.monitoring.stop()
         app.bot_data.monitoring = None
+    if app.bot_data.feeds is not None:
+        await app.bot_data.feeds.stop()
+        app.bot_data.feeds = None
     await services.ingestor.aclose()
     await services.vectors.aclose()
     await services.engine.dispose()

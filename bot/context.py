@@ -18,6 +18,7 @@ from bot.settings import Settings
 from bot.vectors import VectorService
 
 if TYPE_CHECKING:
+    from bot.feeds import FeedServer
     from bot.monitoring import MonitoringServer
 
 
@@ -56,6 +57,8 @@ class BotData:
     services: Services
     # Set in post_init when METRICS_PORT is configured.
     monitoring: MonitoringServer | None = None
+    # Set in post_init when WEB_PORT is configured.
+    feeds: FeedServer | None = None
 
     # (chat id, user id) -> whether the user administers the chat; set by build_application.
     admins: TTLCache[tuple[int, int], bool]

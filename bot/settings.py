@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_listen: str = "0.0.0.0"  # a container's HEALTHCHECK and Prometheus reach it
 
+    # The public server of Atom feeds, /feeds/<tag>.atom; unset, no feeds are served.
+    web_port: int | None = Field(default=None, ge=0, le=65535)
+    web_listen: str = "0.0.0.0"
+    # Where readers reach WEB_PORT (behind a proxy, its https:// address): /help links to the
+    # feeds only when it is set.
+    public_url: str | None = None
+
     @field_validator("arxiv_categories", "admin_ids", "ingest_times", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -110,7 +117,13 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
-        "llm_base_url", "embedding_base_url", "webhook_url", "metrics_port", mode="before"
+        "llm_base_url",
+        "embedding_base_url",
+        "webhook_url",
+        "metrics_port",
+        "web_port",
+        "public_url",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -121,6 +134,21 @@ class Settings(BaseSettings):
     def _https_webhook(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme != "https":
             raise ValueError("Telegram only calls https:// webhook URLs")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_public_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("an http:// or https:// URL, e.g. https://papers.example.org")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("web_port")
+    @classmethod
+    def _feeds_apart_from_metrics(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # One port for both would publish /metrics and /healthz with the feeds.
+        if value and value == info.data.get("metrics_port"):
+            raise ValueError("the feeds are public: use another port than METRICS_PORT")
         return value
 
     @field_validator("webhook_secret")
@@ -145,6 +173,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The default timezone as a ZoneInfo."""
         return ZoneInfo(self.default_timezone)
+
+    @property
+    def feeds_url(self) -> str | None:
+        """The public base of the Atom feeds, or None when they are not served or not linked."""
+        return self.public_url if self.web_port is not None else None
 
     def secrets(self) -> list[str]:
         """Secret values that must never appear in logs."""

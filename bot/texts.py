@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from content import taxonomy
+from content.feeds import FEED_PAPERS
 from content.render import DigestFormat
 from content.ru import count, date_ru
 from content.schedule import zone, zone_label
@@ -43,7 +44,7 @@ ADDED_TO_CHANNEL = (
     "часовой пояс — <code>/timezone Europe/Moscow</code>."
 )
 
-HELP = """<b>Что я умею</b>
+_HELP = """<b>Что я умею</b>
 
 Каждое утро присылаю новые статьи по ML и AI на ваши темы: название и краткое \
 содержание по-русски, ссылку на статью и 💻 ссылку на код, если он опубликован.
@@ -84,9 +85,23 @@ HELP = """<b>Что я умею</b>
 /format <i>компактный</i> или <i>полный</i> — в компактном дайджесте краткое содержание \
 свёрнуто под названием и разворачивается нажатием
 /pause — приостановить дайджесты, подписки сохранятся
-/resume — снова присылать дайджесты
+/resume — снова присылать дайджесты"""
 
-/help — эта справка"""
+
+def help_text(feeds_url: str | None) -> str:
+    """The /help text; with the Atom feeds' public address when they are served."""
+    parts = [_HELP]
+    if feeds_url:
+        base = escape(feeds_url)
+        parts.append(
+            "<b>Atom-ленты</b>\n"
+            f"Последние {count(FEED_PAPERS, 'статья', 'статьи', 'статей')} любой темы — "
+            "в RSS-читалке: "
+            f"<code>{base}/feeds/&lt;тег&gt;.atom</code>, например "
+            f'<a href="{base}/feeds/mllm.atom">{base}/feeds/mllm.atom</a>'
+        )
+    parts.append("/help — эта справка")
+    return "\n\n".join(parts)
 
 
 def tag_list(tags: Iterable[str]) -> str:

@@ -424,7 +424,7 @@ def _fit_block(
     links = _links(paper)
     upvotes = (f"👍 {paper.upvotes}",) if paper.upvotes > 0 else ()
     why = _clip(_clean(why), _MAX_WHY) if why else ""
-    full = _Block(prefix, title, _safe_url(paper.url), links + upvotes, paper.tags, why, folded)
+    full = _Block(prefix, title, safe_url(paper.url), links + upvotes, paper.tags, why, folded)
     short = replace(full, title=_clip(title, _SHORT_TITLE))
     # From the full block to ever barer ones: the first that leaves room for the summary, or
     # at least for a worthwhile cut of it, wins.  Real papers stop at the first or second.
@@ -453,11 +453,11 @@ def _fit_block(
 def _links(paper: PaperView) -> tuple[str, ...]:
     """Code and project links as HTML fragments; links that are not http(s) are dropped."""
     links: list[str] = []
-    code = _safe_url(paper.code_url)
+    code = safe_url(paper.code_url)
     if code:
         label = _clip(_clean(repo_label(code)), _MAX_REPO_LABEL)
         links.append(f'💻 <a href="{_esc(code)}">{_esc(label)}</a>')
-    project = _safe_url(paper.project_url)
+    project = safe_url(paper.project_url)
     if project and project != code:
         links.append(f'🌐 <a href="{_esc(project)}">{_PROJECT_LABEL}</a>')
     return tuple(links)
@@ -525,7 +525,7 @@ def _clean(text: str | None) -> str:
     return _SPACES.sub(" ", "".join(chars)).strip()
 
 
-def _safe_url(url: str | None) -> str | None:
+def safe_url(url: str | None) -> str | None:
     """The URL if it is an http(s) link Telegram keeps, else None (shown unlinked or dropped)."""
     if not url:
         return None

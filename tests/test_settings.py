@@ -61,3 +61,19 @@ def test_webhook_mode_needs_https_and_a_secret_telegram_accepts():
     assert hook is not None
     assert (hook.url, hook.url_path, hook.listen, hook.port) == (url, "tg/hook", "0.0.0.0", 8443)
     assert "ab-C_9" not in repr(hook)
+
+
+def test_feeds_are_linked_only_when_served_and_given_a_public_url(monkeypatch):
+    assert Settings(_env_file=None).feeds_url is None
+    assert Settings(_env_file=None, public_url="https://papers.example.org").feeds_url is None
+    assert Settings(_env_file=None, web_port=8080).feeds_url is None
+    monkeypatch.setenv("WEB_PORT", "8080")
+    monkeypatch.setenv("PUBLIC_URL", "https://papers.example.org/")
+    assert Settings(_env_file=None).feeds_url == "https://papers.example.org"
+
+
+def test_the_public_feeds_never_share_the_metrics_port():
+    with pytest.raises(ValidationError, match="METRICS_PORT"):
+        Settings(_env_file=None, web_port=9100, metrics_port=9100)
+    with pytest.raises(ValidationError, match="https://"):
+        Settings(_env_file=None, web_port=8080, public_url="papers.example.org")

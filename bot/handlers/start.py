@@ -67,4 +67,4 @@ async def help_command(update: Update, ctx: AppContext) -> None:
     if message is None:
         return
     await touch_chat(update, ctx)
-    await message.reply_html(texts.HELP)
+    await message.reply_html(texts.help_text(ctx.settings.feeds_url))
