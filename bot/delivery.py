@@ -8,10 +8,11 @@ import datetime as dt
 import html
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -117,13 +118,52 @@ def plain_text(message: str) -> str:
     return html.unescape(_TAG.sub("", message))
 
 
-def following_digest(now: dt.datetime, timezone: str, at: dt.time) -> dt.datetime:
+def following_digest(
+    now: dt.datetime, timezone: str, at: dt.time, weekday: int | None = None
+) -> dt.datetime:
     """The next scheduled digest after today's: today counts as delivered."""
     tz = zone(timezone)
-    when = next_digest_at(now, tz, at)
+    when = next_digest_at(now, tz, at, weekday)
     if when.astimezone(tz).date() == now.astimezone(tz).date():
-        when = next_digest_at(when, tz, at)
+        when = next_digest_at(when, tz, at, weekday)
     return when
+
+
+async def compose_digests(
+    services: Services,
+    *,
+    session: AsyncSession,
+    profiles: Mapping[int, Profile],
+    weekly: Collection[int] = (),
+) -> tuple[dict[int, ComposedDigest], dt.date | None]:
+    """Each chat's digest, and the first listing day of the week when weekly chats were composed.
+
+    Daily chats get the latest listing days' papers; the ``weekly`` chats get the best of the
+    7 listing days up to the latest one, at most ``WEEKLY_MAX_PAPERS``. Both are ranked alike.
+    """
+    settings = services.settings
+    model = services.vectors.model_name
+    daily = [(chat_id, p) for chat_id, p in profiles.items() if chat_id not in weekly]
+    week = [(chat_id, p) for chat_id, p in profiles.items() if chat_id in weekly]
+    found: dict[int, ComposedDigest] = {}
+    if daily and (since := await digests.default_since(session=session)) is not None:
+        found |= await digests.compose(
+            session=session,
+            chats=daily,
+            max_papers=settings.digest_max_papers,
+            since=since,
+            model=model,
+        )
+    week_from = await digests.week_since(session=session) if week else None
+    if week_from is not None:
+        found |= await digests.compose(
+            session=session,
+            chats=week,
+            max_papers=min(settings.digest_max_papers, digests.WEEKLY_MAX_PAPERS),
+            since=week_from,
+            model=model,
+        )
+    return found, week_from
 
 
 class Deliverer:
@@ -138,10 +178,12 @@ class Deliverer:
         report = DeliveryReport()
         limit = asyncio.Semaphore(SENDERS)
 
-        async def one(chat: DueChat, digest: ComposedDigest, topics: Sequence[str]) -> None:
+        async def one(
+            chat: DueChat, digest: ComposedDigest, topics: Sequence[str], week: dt.date | None
+        ) -> None:
             async with limit:
                 try:
-                    await self._deliver_due(chat, digest, topics, report)
+                    await self._deliver_due(chat, digest, topics, report, week)
                 except Exception as exc:
                     # One chat's trouble (a database error, a setting that no longer
                     # parses) must not cost the others their digests. Its claim lapses,
@@ -150,11 +192,16 @@ class Deliverer:
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
 
         while batch := await self._claim_batch():
-            due, composed, profiles = batch
+            due, composed, profiles, week_from = batch
             report.due += len(due)
             await asyncio.gather(
                 *(
-                    one(chat, composed.get(chat.chat_id, _EMPTY), profiles[chat.chat_id].topics)
+                    one(
+                        chat,
+                        composed.get(chat.chat_id, _EMPTY),
+                        profiles[chat.chat_id].topics,
+                        None if chat.digest_weekday is None else week_from,
+                    )
                     for chat in due
                 )
             )
@@ -172,7 +219,7 @@ class Deliverer:
 
     async def _claim_batch(
         self,
-    ) -> tuple[list[DueChat], dict[int, ComposedDigest], dict[int, Profile]] | None:
+    ) -> tuple[list[DueChat], dict[int, ComposedDigest], dict[int, Profile], dt.date | None] | None:
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
         # runs are stamped with the clock at that moment, never the tick's start: a broadcast
@@ -188,17 +235,13 @@ class Deliverer:
             profiles = await follows.load_profiles(
                 session=session, tags={chat.chat_id: chat.tags for chat in due}
             )
-            since = await digests.default_since(session=session)
-            if since is None:
-                return due, {}, profiles
-            composed = await digests.compose(
+            composed, week_from = await compose_digests(
+                self._services,
                 session=session,
-                chats=list(profiles.items()),
-                max_papers=settings.digest_max_papers,
-                since=since,
-                model=self._services.vectors.model_name,
+                profiles=profiles,
+                weekly={chat.chat_id for chat in due if chat.digest_weekday is not None},
             )
-        return due, composed, profiles
+        return due, composed, profiles, week_from
 
     async def _deliver_due(
         self,
@@ -206,11 +249,12 @@ class Deliverer:
         digest: ComposedDigest,
         topics: Sequence[str],
         report: DeliveryReport,
+        week_from: dt.date | None = None,
     ) -> None:
         now = self._services.now()
         tz = zone(chat.timezone)
         local_date = chat.next_digest_at.astimezone(tz).date()
-        following = next_digest_at(now, tz, chat.digest_time)
+        following = next_digest_at(now, tz, chat.digest_time, chat.digest_weekday)
         async with self._services.sessionmaker() as session, session.begin():
             attempt = await digests.start_run(
                 session=session,
@@ -267,6 +311,7 @@ class Deliverer:
                     run=run,
                     topics=topics,
                     digest_format=digest_format,
+                    week_from=week_from,
                 )
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
@@ -282,6 +327,7 @@ class Deliverer:
                     run=run,
                     topics=topics,
                     digest_format=digest_format,
+                    week_from=week_from,
                 )
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
@@ -327,6 +373,7 @@ class Deliverer:
         run: Run | None = None,
         topics: Sequence[str] = (),
         digest_format: DigestFormat = DigestFormat.FULL,
+        week_from: dt.date | None = None,
     ) -> int:
         """Send a composed digest dated ``day`` in order, recording each message's papers.
 
@@ -335,7 +382,8 @@ class Deliverer:
         run. With ``run``, its claim is kept alive while sending, and sending stops with
         RunLost once another sender has taken the run over. ``topics`` are the followed words
         and authors the header names after the tags; ``digest_format`` is the chat's
-        /format. Returns the number of messages sent, 0 when nothing was left to send.
+        /format. With ``week_from``, the first listing day of its week, it is headed as the
+        week's digest. Returns the number of messages sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
@@ -347,6 +395,8 @@ class Deliverer:
         if not papers:
             return 0
         suggestions = [view(p) for p in digest.suggestions if p.id not in received]
+        if week_from is not None:
+            day = week_from + dt.timedelta(days=digests.WEEK_DAYS - 1)
         parts = render_digest_parts(
             papers,
             day=day,
@@ -355,6 +405,7 @@ class Deliverer:
             topics=topics,
             suggestions=suggestions,
             digest_format=digest_format,
+            week_from=week_from,
         )
         async with self._renewing(run):
             for number, part in enumerate(parts):

@@ -133,6 +133,55 @@ def format_keyboard(
     )
 
 
+# --- /weekly: one button per weekday, and one back to daily -----------------------------------
+
+_RHYTHM_PREFIX = "rhy"
+_DAILY = "d"
+
+RHYTHM_CALLBACK_PATTERN = rf"^{_RHYTHM_PREFIX}:"
+"""What the rhythm button handler answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class RhythmChoice:
+    """A decoded rhythm button: a weekday (Monday is 0), or None for daily."""
+
+    weekday: int | None
+
+
+def encode_rhythm(weekday: int | None) -> str:
+    """Callback data of a rhythm button: "rhy:4" for Friday, "rhy:d" for daily."""
+    return f"{_RHYTHM_PREFIX}:{_DAILY if weekday is None else weekday}"
+
+
+def decode_rhythm(data: str | None) -> RhythmChoice | None:
+    """Parse a rhythm button; anything unexpected gives None."""
+    prefix, _, value = (data or "").partition(":")
+    if prefix != _RHYTHM_PREFIX:
+        return None
+    if value == _DAILY:
+        return RhythmChoice(None)
+    if len(value) == 1 and value in "0123456":
+        return RhythmChoice(int(value))
+    return None
+
+
+def rhythm_keyboard(
+    current: int | None, weekdays: Sequence[str], daily: str
+) -> InlineKeyboardMarkup:
+    """Seven weekday buttons in a row and a daily one under them, the current one marked ✅."""
+    days = [
+        InlineKeyboardButton(
+            f"✅ {label}" if number == current else label, callback_data=encode_rhythm(number)
+        )
+        for number, label in enumerate(weekdays)
+    ]
+    every_day = InlineKeyboardButton(
+        f"✅ {daily}" if current is None else daily, callback_data=encode_rhythm(None)
+    )
+    return InlineKeyboardMarkup([days, [every_day]])
+
+
 # --- search result pages ------------------------------------------------------------------------
 
 _SEARCH_PREFIX = "sr"

@@ -11,6 +11,7 @@ from content.feeds import FEED_PAPERS
 from content.render import DigestFormat
 from content.ru import count, date_ru
 from content.schedule import zone, zone_label
+from storage.digests import WEEKLY_MAX_PAPERS
 from storage.stats import BotStats
 
 ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз чуть позже."
@@ -70,6 +71,9 @@ _HELP = """<b>Что я умею</b>
 <b>Дайджест</b>
 Приходит каждое утро в выбранное время, только со статьями, которых вы ещё не видели.
 /digest — прислать свежие статьи прямо сейчас (это заменит сегодняшний дайджест)
+/weekly <i>день</i> — один дайджест в неделю, лучшие статьи недели: \
+<code>/weekly пятница</code>, <code>/weekly пт</code>, <code>/weekly friday</code>
+/daily — снова каждый день
 
 <b>Поиск</b>
 /search <i>запрос</i> — статьи по теме, названию модели или методу, по-русски или \
@@ -122,10 +126,30 @@ def _when(next_at: dt.datetime, tz_name: str, now: dt.datetime) -> str:
     return f"{day} в {local:%H:%M} ({escape(zone_label(tz_name, next_at))})"
 
 
-def schedule_line(digest_time: dt.time, tz_name: str, now: dt.datetime) -> str:
-    """One line with the chat's delivery time."""
+def schedule_line(
+    digest_time: dt.time, tz_name: str, now: dt.datetime, weekday: int | None = None
+) -> str:
+    """One line with the chat's rhythm and delivery time."""
     label = escape(zone_label(tz_name, now))
-    return f"🕘 Дайджест приходит каждый день в {digest_time:%H:%M} ({label})."
+    return f"🕘 Дайджест приходит {rhythm(weekday)} в {digest_time:%H:%M} ({label})."
+
+
+# Monday is 0, as date.weekday() counts.
+WEEKDAY_BUTTONS = ("Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс")
+_WEEKDAYS_PLURAL = (
+    "понедельникам",
+    "вторникам",
+    "средам",
+    "четвергам",
+    "пятницам",
+    "субботам",
+    "воскресеньям",
+)
+
+
+def rhythm(weekday: int | None) -> str:
+    """How often the digest comes: "каждый день", or "по пятницам" for a weekly chat."""
+    return "каждый день" if weekday is None else f"по {_WEEKDAYS_PLURAL[weekday]}"
 
 
 def greeting(
@@ -253,8 +277,9 @@ def mytags(
     next_at: dt.datetime | None,
     follows: Sequence[tuple[str, str]] = (),
     digest_format: DigestFormat = DigestFormat.FULL,
+    weekday: int | None = None,
 ) -> str:
-    """The answer to /mytags: subscriptions, follows, mutes, schedule, pause and format.
+    """The answer to /mytags: subscriptions, follows, mutes, rhythm, schedule, pause and format.
 
     ``follows`` are (kind, text as typed) pairs, kinds as in ``content.matching``.
     """
@@ -283,7 +308,7 @@ def mytags(
         body.append(f"🔇 Скрыто: {', '.join(_echo_query(m) for m in muted)}")
     if words or authors or muted:
         body.append("Изменить: /follow, /author, /mute")
-    lines = [*body, "", schedule_line(digest_time, tz_name, now)]
+    lines = [*body, "", schedule_line(digest_time, tz_name, now, weekday)]
     if wants or paused:
         lines.append(
             next_digest_line(
@@ -291,8 +316,10 @@ def mytags(
             )
         )
     lines.append(f"📰 Формат дайджеста: {FORMAT_NAMES[digest_format]}.")
+    other = "/weekly — раз в неделю" if weekday is None else "/daily — каждый день"
     lines.append(
-        "Изменить: /time — время, /timezone — часовой пояс, /format — формат, /pause — пауза."
+        f"Изменить: /time — время, /timezone — часовой пояс, {other}, /format — формат, "
+        "/pause — пауза."
     )
     return "\n".join(lines)
 
@@ -358,11 +385,13 @@ def next_digest_line(
 TIME_EXAMPLES = "например <code>/time 08:30</code> или <code>/time 9</code>"
 
 
-def time_usage(*, digest_time: dt.time, tz_name: str, now: dt.datetime) -> str:
+def time_usage(
+    *, digest_time: dt.time, tz_name: str, now: dt.datetime, weekday: int | None = None
+) -> str:
     """The answer to /time without a value."""
     return "\n".join(
         [
-            schedule_line(digest_time, tz_name, now),
+            schedule_line(digest_time, tz_name, now, weekday),
             f"Чтобы изменить время, напишите его после команды, {TIME_EXAMPLES}.",
             "Часовой пояс меняет /timezone",
         ]
@@ -384,11 +413,12 @@ def time_changed(
     next_at: dt.datetime | None,
     paused: bool,
     subscribed: bool,
+    weekday: int | None = None,
 ) -> str:
     """The answer to /time that changed the delivery time."""
     return "\n".join(
         [
-            f"✅ Теперь дайджест будет приходить каждый день в {digest_time:%H:%M}.",
+            f"✅ Теперь дайджест будет приходить {rhythm(weekday)} в {digest_time:%H:%M}.",
             next_digest_line(
                 next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=subscribed
             ),
@@ -492,6 +522,70 @@ def format_changed(digest_format: DigestFormat, *, changed: bool) -> str:
 def format_toast(digest_format: DigestFormat) -> str:
     """The short notice after a format button press."""
     return f"Формат дайджеста: {FORMAT_NAMES[digest_format]}"
+
+
+# --- /weekly, /daily ---------------------------------------------------------------------------
+
+WEEKLY_EXAMPLES = (
+    "<code>/weekly пятница</code>, <code>/weekly пт</code> или <code>/weekly friday</code>"
+)
+DAILY_BUTTON = "📅 Каждый день"
+RHYTHM_ADMINS_ONLY_SHORT = "Только администраторы чата могут менять, как часто приходит дайджест."
+RHYTHM_BUTTON_EXPIRED = "Эта кнопка устарела. Откройте выбор заново: /weekly"
+
+
+def _rhythm_line(weekday: int | None, digest_time: dt.time) -> str:
+    if weekday is None:
+        return f"🗓 Дайджест приходит <b>каждый день</b> в {digest_time:%H:%M}."
+    return (
+        f"🗓 Дайджест приходит <b>раз в неделю, {rhythm(weekday)}</b>, в {digest_time:%H:%M}: "
+        f"лучшие статьи недели, не больше {WEEKLY_MAX_PAPERS}."
+    )
+
+
+def weekly_usage(weekday: int | None, digest_time: dt.time) -> str:
+    """The answer to /weekly without a day: the rhythm now and how to change it."""
+    back = "\nКаждый день снова: /daily" if weekday is not None else ""
+    return (
+        f"{_rhythm_line(weekday, digest_time)}\n"
+        f"Выберите день недели кнопкой или напишите {WEEKLY_EXAMPLES}.{back}"
+    )
+
+
+def bad_weekday(raw: str) -> str:
+    """The answer to /weekly with a word that names no weekday."""
+    return (
+        f"Не понял день недели «{_echo(raw)}». Выберите его кнопкой или напишите {WEEKLY_EXAMPLES}."
+    )
+
+
+def rhythm_changed(
+    *,
+    weekday: int | None,
+    changed: bool,
+    digest_time: dt.time,
+    tz_name: str,
+    now: dt.datetime,
+    next_at: dt.datetime | None,
+    paused: bool,
+    subscribed: bool,
+) -> str:
+    """The answer to /weekly or /daily: the rhythm set (or found set already), the next digest."""
+    if changed:
+        first = "✅ " + _rhythm_line(weekday, digest_time)
+    elif weekday is None:
+        first = "Дайджест и так приходит каждый день."
+    else:
+        first = f"Дайджест и так приходит раз в неделю, {rhythm(weekday)}."
+    line = next_digest_line(
+        next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=subscribed
+    )
+    return f"{first}\n{line}"
+
+
+def rhythm_toast(weekday: int | None) -> str:
+    """The short notice after a rhythm button press."""
+    return "Дайджест: каждый день" if weekday is None else f"Дайджест: {rhythm(weekday)}"
 
 
 PAUSED = "⏸ Дайджесты на паузе, подписки сохранены. Включить снова: /resume"

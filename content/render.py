@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 from urllib.parse import urlsplit
 
-from content.ru import count, date_ru
+from content.ru import count, date_range_ru, date_ru
 from content.taxonomy import hashtag
 
 MAX_MESSAGE_LENGTH: Final[int] = 4096
@@ -191,6 +191,7 @@ def render_digest(
     more_hint: str = "/digest",
     topics: Sequence[str] = (),
     digest_format: DigestFormat = DigestFormat.FULL,
+    week_from: dt.date | None = None,
 ) -> list[str]:
     """A chat's morning digest as Telegram HTML messages, each within 4096 characters."""
     parts = render_digest_parts(
@@ -201,6 +202,7 @@ def render_digest(
         more_hint=more_hint,
         topics=topics,
         digest_format=digest_format,
+        week_from=week_from,
     )
     return [part.text for part in parts]
 
@@ -215,6 +217,7 @@ def render_digest_parts(
     topics: Sequence[str] = (),
     suggestions: Sequence[PaperView] = (),
     digest_format: DigestFormat = DigestFormat.FULL,
+    week_from: dt.date | None = None,
 ) -> list[DigestPart]:
     """The digest's messages, each with the ids and numbers of the papers it holds.
 
@@ -222,10 +225,11 @@ def render_digest_parts(
     («watermark», Yann LeCun), after its tags. ``suggestions`` (at most three are shown)
     follow the chat's papers under a heading of their own, numbered on, each with its 📌 line.
     In the compact format each summary is folded into an expandable quote under its title.
+    With ``week_from``, it is the week's digest, of the days from ``week_from`` to ``day``.
     """
     folded = digest_format is DigestFormat.COMPACT
     suggestions = [replace(p, why=SUGGESTION_WHY) for p in suggestions[:MAX_SUGGESTIONS]]
-    header = _digest_header(papers, day=day, tags=tags, topics=topics)
+    header = _digest_header(papers, day=day, tags=tags, topics=topics, week_from=week_from)
     interests = len(set(tags)) + len(set(topics))
     more_line = _more_line(more, more_hint, topics=interests) if more > 0 else ""
     if not papers and not suggestions:
@@ -317,7 +321,12 @@ def _card_summary(summary: str) -> str:
 
 
 def _digest_header(
-    papers: Sequence[PaperView], *, day: dt.date, tags: Sequence[str], topics: Sequence[str]
+    papers: Sequence[PaperView],
+    *,
+    day: dt.date,
+    tags: Sequence[str],
+    topics: Sequence[str],
+    week_from: dt.date | None = None,
 ) -> str:
     """First line of a digest: date, the chat's topics, how many papers."""
     wanted = [tag for tag in dict.fromkeys(tags) if _hashtag(tag)]
@@ -327,7 +336,10 @@ def _digest_header(
     shown = [_hashtag(tag) for tag in wanted if tag in present] or [_hashtag(t) for t in wanted]
     # Followed words and authors come after the tags, clipped: they are typed by users.
     shown += [_esc(_clip(_clean(topic), 40)) for topic in dict.fromkeys(topics) if _clean(topic)]
-    parts = [f"☀️ <b>Дайджест на {_esc(date_ru(day))}</b>"]
+    if week_from is None:
+        parts = [f"☀️ <b>Дайджест на {_esc(date_ru(day))}</b>"]
+    else:
+        parts = [f"☀️ <b>Дайджест недели: {_esc(date_range_ru(week_from, day))}</b>"]
     if shown:
         named = " ".join(shown[:HEADER_TAGS])
         if len(shown) > HEADER_TAGS:

@@ -38,3 +38,12 @@ def count(n: int, one: str, few: str, many: str) -> str:
 def date_ru(day: dt.date) -> str:
     """Format a date the Russian way: "10 декабря"."""
     return f"{day.day} {_MONTHS_GENITIVE[day.month - 1]}"
+
+
+def date_range_ru(first: dt.date, last: dt.date) -> str:
+    """Format a span of days the Russian way: "13–19 декабря", "28 ноября – 4 декабря"."""
+    if first == last:
+        return date_ru(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{date_ru(last)}"
+    return f"{date_ru(first)} – {date_ru(last)}"

@@ -16,17 +16,26 @@ from zoneinfo import ZoneInfo, available_timezones
 _UTC = dt.UTC
 
 
-def next_digest_at(now: dt.datetime, tz: dt.tzinfo, at: dt.time) -> dt.datetime:
-    """Return the first UTC moment after ``now`` when the local clock in ``tz`` shows ``at``."""
+def next_digest_at(
+    now: dt.datetime, tz: dt.tzinfo, at: dt.time, weekday: int | None = None
+) -> dt.datetime:
+    """Return the first UTC moment after ``now`` when the local clock in ``tz`` shows ``at``.
+
+    With ``weekday`` (Monday is 0, as ``date.weekday()``), only that local weekday counts.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     local_now = now.astimezone(tz)
     day = local_now.date()
-    for offset in range(3):
-        candidate = _local_moment(day + dt.timedelta(days=offset), at, tz)
+    # Each local day is converted on its own, so a DST change within the week moves nothing.
+    for offset in range(9):
+        date = day + dt.timedelta(days=offset)
+        if weekday is not None and date.weekday() != weekday:
+            continue
+        candidate = _local_moment(date, at, tz)
         if candidate > now:
             return candidate
-    raise AssertionError("unreachable: a local time recurs every day")  # pragma: no cover
+    raise AssertionError("unreachable: a local time recurs every week")  # pragma: no cover
 
 
 def latest_occurrence(
@@ -68,6 +77,34 @@ def parse_time(text: str) -> dt.time | None:
     if hour > 23 or minute > 59:
         return None
     return dt.time(hour, minute)
+
+
+# --- weekly rhythm ---------------------------------------------------------------------------
+
+# Each weekday as people type it: Russian nominative, accusative ("в пятницу"), dative plural
+# ("по пятницам") and short forms, English full and short; ё is folded to е first.
+_WEEKDAY_WORDS: tuple[tuple[str, ...], ...] = (
+    ("понедельник", "понедельникам", "пн", "monday", "mon"),
+    ("вторник", "вторникам", "вт", "tuesday", "tue", "tues"),
+    ("среда", "среду", "средам", "ср", "wednesday", "wed"),
+    ("четверг", "четвергам", "чт", "thursday", "thu", "thur", "thurs"),
+    ("пятница", "пятницу", "пятницам", "пт", "friday", "fri"),
+    ("суббота", "субботу", "субботам", "сб", "saturday", "sat"),
+    ("воскресенье", "воскресеньям", "вс", "sunday", "sun"),
+)
+WEEKDAYS: dict[str, int] = {
+    word: number for number, words in enumerate(_WEEKDAY_WORDS) for word in words
+}
+# "в пятницу", "во вторник", "по пятницам": the preposition is dropped.
+_WEEKDAY_PREFIX = re.compile(r"^(?:в|во|по|on)\s+")
+
+
+def parse_weekday(text: str) -> int | None:
+    """A weekday as typed (``пятница``, ``пт``, ``в пятницу``, ``Friday``): Monday is 0."""
+    word = text.strip().lower().replace("ё", "е").rstrip(".")
+    if len(word) > _MAX_INPUT:
+        return None
+    return WEEKDAYS.get(_WEEKDAY_PREFIX.sub("", word, count=1))
 
 
 # --- timezones -------------------------------------------------------------------------------

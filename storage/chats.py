@@ -113,6 +113,21 @@ async def set_digest_format(*, session: AsyncSession, chat_id: int, digest_forma
     )
 
 
+async def set_rhythm(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    weekday: int | None,
+    next_digest_at: dt.datetime | None,
+) -> None:
+    """Make the chat's digest weekly on ``weekday`` (Monday is 0), or daily with None."""
+    await session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id)
+        .values(digest_weekday=weekday, next_digest_at=next_digest_at)
+    )
+
+
 async def set_active(*, session: AsyncSession, chat_id: int, active: bool) -> None:
     """Mark the chat reachable or not (e.g. after the bot was blocked or kicked)."""
     await session.execute(update(Chat).where(Chat.id == chat_id).values(active=active))
@@ -148,6 +163,7 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
         "paused": old.paused,
         "active": old.active,
         "digest_format": old.digest_format,
+        "digest_weekday": old.digest_weekday,
     }
     await session.execute(
         insert_ignoring_conflicts(session, Chat).values(

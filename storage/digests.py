@@ -50,6 +50,7 @@ class DueChat(NamedTuple):
     next_digest_at: dt.datetime
     tags: tuple[str, ...]
     digest_format: str = "full"
+    digest_weekday: int | None = None  # weekly on that weekday (Monday is 0); None is daily
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,7 @@ async def claim_due_chats(
             Chat.digest_time,
             tags,
             Chat.digest_format,
+            Chat.digest_weekday,
         )
     )
     # Oldest first, as selected: RETURNING promises no order.
@@ -153,8 +155,9 @@ async def claim_due_chats(
             next_digest_at=next_digest_at,
             tags=tuple(sorted(chat_tags.split())) if chat_tags else (),
             digest_format=digest_format,
+            digest_weekday=day,
         )
-        for next_digest_at, chat_id, timezone, digest_time, chat_tags, digest_format in rows
+        for next_digest_at, chat_id, timezone, digest_time, chat_tags, digest_format, day in rows
     ]
 
 
@@ -478,6 +481,18 @@ async def default_since(*, session: AsyncSession, lookback_days: int = 1) -> dt.
     """The latest listing day less ``lookback_days``: where a new subscriber's digest starts."""
     latest = await latest_listing_day(session=session)
     return None if latest is None else latest - dt.timedelta(days=lookback_days)
+
+
+WEEK_DAYS: Final[int] = 7
+"""Listing days a weekly digest covers, the latest among them."""
+
+WEEKLY_MAX_PAPERS: Final[int] = 10
+"""The most papers a weekly digest shows: it is the week's top, not its whole list."""
+
+
+async def week_since(*, session: AsyncSession) -> dt.date | None:
+    """The first of the 7 listing days up to the latest one: where a weekly digest starts."""
+    return await default_since(session=session, lookback_days=WEEK_DAYS - 1)
 
 
 async def record_deliveries(

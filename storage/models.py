@@ -105,6 +105,8 @@ class Chat(Base):
     digest_format: Mapped[str] = mapped_column(
         String(16), default="full", server_default=text("'full'")
     )
+    # Weekly chats get one digest on this local weekday (Monday is 0); NULL means daily.
+    digest_weekday: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -46,6 +46,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Поиск статей: /search смесь экспертов"),
     ("time", "Время дайджеста: /time 08:30"),
     ("timezone", "Часовой пояс: /timezone Europe/Moscow или +3"),
+    ("weekly", "Раз в неделю: /weekly пятница"),
+    ("daily", "Дайджест каждый день"),
     ("format", "Формат дайджеста: /format компактный"),
     ("pause", "Приостановить дайджесты"),
     ("resume", "Снова присылать дайджесты"),
@@ -79,6 +81,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("search", search.search_command, filters=only_new))
     app.add_handler(CommandHandler("time", chat_settings.set_time, filters=only_new))
     app.add_handler(CommandHandler("timezone", chat_settings.set_timezone, filters=only_new))
+    app.add_handler(CommandHandler("weekly", chat_settings.set_weekly, filters=only_new))
+    app.add_handler(CommandHandler("daily", chat_settings.set_daily, filters=only_new))
     app.add_handler(CommandHandler("format", chat_settings.set_format, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
     app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
@@ -95,6 +99,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(
         CallbackQueryHandler(chat_settings.format_button, pattern=keyboards.FORMAT_CALLBACK_PATTERN)
+    )
+    app.add_handler(
+        CallbackQueryHandler(chat_settings.rhythm_button, pattern=keyboards.RHYTHM_CALLBACK_PATTERN)
     )
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(InlineQueryHandler(search.inline_query))

@@ -1,4 +1,6 @@
-"""/time, /timezone, /pause, /resume and /format: when, whether and how a chat gets its digest.
+"""/time, /timezone, /weekly, /daily, /pause, /resume and /format: a chat's digest settings.
+
+When, how often, whether and how a chat gets its digest.
 
 Changing the time or the timezone recomputes ``next_digest_at`` from now, so the next digest
 follows the new setting at once. A chat that never subscribed keeps no moment at all: its
@@ -25,7 +27,7 @@ from bot.handlers.common import (
     upcoming_digest,
 )
 from content.render import DigestFormat, parse_format
-from content.schedule import parse_time, parse_timezone
+from content.schedule import parse_time, parse_timezone, parse_weekday
 from storage import chats, follows
 from storage.models import Chat
 
@@ -41,7 +43,10 @@ async def set_time(update: Update, ctx: AppContext) -> None:
         update,
         ctx,
         usage=lambda chat, now: texts.time_usage(
-            digest_time=chat.digest_time, tz_name=chat.timezone, now=now
+            digest_time=chat.digest_time,
+            tz_name=chat.timezone,
+            now=now,
+            weekday=chat.digest_weekday,
         ),
         parse=parse,
         bad=texts.bad_time,
@@ -112,6 +117,7 @@ async def _schedule_command(
             next_at=new.next_at,
             paused=new.paused,
             subscribed=new.subscribed,
+            weekday=new.weekday,
         )
     )
 
@@ -126,6 +132,7 @@ class _Schedule:
     next_at: dt.datetime | None
     paused: bool
     subscribed: bool
+    weekday: int | None = None
 
 
 async def _change_schedule(
@@ -146,7 +153,12 @@ async def _change_schedule(
         next_at = chat.next_digest_at
         if subscribed or next_at is not None:
             next_at = await upcoming_digest(
-                ctx, session=session, chat_id=chat.id, tz_name=tz_name, at=digest_time
+                ctx,
+                session=session,
+                chat_id=chat.id,
+                tz_name=tz_name,
+                at=digest_time,
+                weekday=chat.digest_weekday,
             )
         await chats.set_schedule(
             session=session,
@@ -155,8 +167,8 @@ async def _change_schedule(
             digest_time=digest_time,
             next_digest_at=next_at,
         )
-        paused = chat.paused
-    return _Schedule(tz_name, digest_time, now, next_at, paused, subscribed)
+        paused, weekday = chat.paused, chat.digest_weekday
+    return _Schedule(tz_name, digest_time, now, next_at, paused, subscribed, weekday)
 
 
 async def pause(update: Update, ctx: AppContext) -> None:
@@ -192,6 +204,7 @@ async def resume(update: Update, ctx: AppContext) -> None:
                     chat_id=chat.id,
                     tz_name=chat.timezone,
                     at=chat.digest_time,
+                    weekday=chat.digest_weekday,
                 )
                 await chats.set_next_digest_at(session=session, chat_id=chat.id, when=next_at)
         tz_name = chat.timezone
@@ -267,3 +280,98 @@ async def _change_format(update: Update, ctx: AppContext, chosen: DigestFormat) 
                 session=session, chat_id=chat.id, digest_format=chosen.value
             )
     return changed
+
+
+async def set_weekly(update: Update, ctx: AppContext) -> None:
+    """``/weekly пятница``: one digest a week on that day; without a day, weekday buttons."""
+    message = update.effective_message
+    if message is None:
+        return
+    raw = command_args(ctx).strip()
+    if not raw:
+        chat, _ = await touch_chat(update, ctx)
+        await message.reply_html(
+            texts.weekly_usage(chat.digest_weekday, chat.digest_time),
+            reply_markup=_rhythm_buttons(chat.digest_weekday),
+        )
+        return
+    if await refuse_non_admin(update, ctx):
+        return
+    weekday = parse_weekday(raw)
+    if weekday is None:
+        chat, _ = await touch_chat(update, ctx)
+        await message.reply_html(
+            texts.bad_weekday(raw), reply_markup=_rhythm_buttons(chat.digest_weekday)
+        )
+        return
+    await message.reply_html(await _change_rhythm(update, ctx, weekday))
+
+
+async def set_daily(update: Update, ctx: AppContext) -> None:
+    """``/daily``: back to a digest every day."""
+    message = update.effective_message
+    if message is None or await refuse_non_admin(update, ctx):
+        return
+    await message.reply_html(await _change_rhythm(update, ctx, None))
+
+
+async def rhythm_button(update: Update, ctx: AppContext) -> None:
+    """A press on a weekday or daily button: switch the rhythm and mark the new one in place."""
+    query = update.callback_query
+    if query is None:
+        return
+    chosen = keyboards.decode_rhythm(query.data)
+    if chosen is None:
+        await query.answer(texts.RHYTHM_BUTTON_EXPIRED)
+        return
+    if await refuse_non_admin(update, ctx, alert=texts.RHYTHM_ADMINS_ONLY_SHORT):
+        return
+    reply = await _change_rhythm(update, ctx, chosen.weekday)
+    await query.answer(texts.rhythm_toast(chosen.weekday))
+    message = query.message
+    if not isinstance(message, Message):
+        return  # too old to edit
+    try:
+        await message.edit_text(
+            reply, parse_mode="HTML", reply_markup=_rhythm_buttons(chosen.weekday)
+        )
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
+
+
+def _rhythm_buttons(current: int | None) -> InlineKeyboardMarkup:
+    return keyboards.rhythm_keyboard(current, texts.WEEKDAY_BUTTONS, texts.DAILY_BUTTON)
+
+
+async def _change_rhythm(update: Update, ctx: AppContext, weekday: int | None) -> str:
+    """Make the chat weekly on ``weekday`` or daily (None), reschedule it; the reply to show."""
+    now = ctx.services.now()
+    async with chat_unit(update, ctx) as (session, chat, tags):
+        subscribed = bool(tags) or await follows.has_follows(session=session, chat_id=chat.id)
+        changed = chat.digest_weekday != weekday
+        next_at = chat.next_digest_at
+        if changed:
+            # As with /time: only a scheduled chat gets a new moment, and at once.
+            if subscribed or next_at is not None:
+                next_at = await upcoming_digest(
+                    ctx,
+                    session=session,
+                    chat_id=chat.id,
+                    tz_name=chat.timezone,
+                    at=chat.digest_time,
+                    weekday=weekday,
+                )
+            await chats.set_rhythm(
+                session=session, chat_id=chat.id, weekday=weekday, next_digest_at=next_at
+            )
+        return texts.rhythm_changed(
+            weekday=weekday,
+            changed=changed,
+            digest_time=chat.digest_time,
+            tz_name=chat.timezone,
+            now=now,
+            next_at=next_at,
+            paused=chat.paused,
+            subscribed=subscribed,
+        )

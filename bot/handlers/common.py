@@ -128,7 +128,12 @@ async def schedule_first_digest(
     """
     if chat.next_digest_at is None:
         when = await upcoming_digest(
-            ctx, session=session, chat_id=chat.id, tz_name=chat.timezone, at=chat.digest_time
+            ctx,
+            session=session,
+            chat_id=chat.id,
+            tz_name=chat.timezone,
+            at=chat.digest_time,
+            weekday=chat.digest_weekday,
         )
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=when)
         chat.next_digest_at = when
@@ -136,18 +141,27 @@ async def schedule_first_digest(
 
 
 async def upcoming_digest(
-    ctx: AppContext, *, session: AsyncSession, chat_id: int, tz_name: str, at: dt.time
+    ctx: AppContext,
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    tz_name: str,
+    at: dt.time,
+    weekday: int | None = None,
 ) -> dt.datetime:
-    """When the chat's next digest will really come: a day that had its digest gets no other."""
+    """When the chat's next digest will really come: a day that had its digest gets no other.
+
+    With ``weekday``, the chat is weekly: its digest comes on that local weekday only.
+    """
     now = ctx.services.now()
     lease = ctx.settings.delivery_lease
     tz = zone(tz_name)
-    when = next_digest_at(now, tz, at)
+    when = next_digest_at(now, tz, at, weekday)
     day = when.astimezone(tz).date()
     if await digests.day_is_taken(
         session=session, chat_id=chat_id, local_date=day, now=now, lease=lease
     ):
-        when = next_digest_at(when, tz, at)
+        when = next_digest_at(when, tz, at, weekday)
     return when
 
 

@@ -1,4 +1,4 @@
-"""/digest: the pending digest, now."""
+"""/digest: the pending digest, now; on a weekly chat, the week's digest."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot import texts
 from bot.context import AppContext
-from bot.delivery import Deliverer, following_digest
+from bot.delivery import Deliverer, compose_digests, following_digest
 from bot.handlers.common import chat_unit, refuse_non_admin
 from content.render import DigestFormat
 from content.schedule import zone
@@ -17,6 +17,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
     """Send what is new for this chat now; it counts as today's digest.
 
     In groups and channels only administrators may: it takes the place of the morning digest.
+    A weekly chat gets the week's best papers it has not received; its weekday stays.
     """
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx, reply=texts.DIGEST_ADMINS_ONLY):
@@ -26,21 +27,20 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
     async with chat_unit(update, ctx) as (session, chat, tags):
         profiles = await follows.load_profiles(session=session, tags={chat.id: tags})
         wanted = profiles[chat.id]
-        since = await digests.default_since(session=session)
-        composed = None
-        if wanted.wants_anything and since is not None:
-            found = await digests.compose(
+        weekday = chat.digest_weekday
+        composed, week_from = None, None
+        if wanted.wants_anything:
+            found, week_from = await compose_digests(
+                services,
                 session=session,
-                chats=[(chat.id, wanted)],
-                max_papers=ctx.settings.digest_max_papers,
-                since=since,
-                model=services.vectors.model_name,
+                profiles=profiles,
+                weekly=() if weekday is None else (chat.id,),
             )
             composed = found.get(chat.id)
     if not wanted.wants_anything:
         await message.reply_html(texts.NOTHING_TO_DIGEST)
         return
-    following = following_digest(now, chat.timezone, chat.digest_time)
+    following = following_digest(now, chat.timezone, chat.digest_time, weekday)
     if composed is None or not composed.papers:
         await message.reply_html(texts.nothing_new(following, chat.timezone, now))
         return
@@ -65,6 +65,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         today,
         topics=wanted.topics,
         digest_format=DigestFormat(chat.digest_format),
+        week_from=week_from,
     )
     async with ctx.session() as session, session.begin():
         if claimed:

@@ -123,6 +123,7 @@ async def mytags(update: Update, ctx: AppContext) -> None:
             paused=chat.paused,
             next_at=chat.next_digest_at,
             digest_format=DigestFormat(chat.digest_format),
+            weekday=chat.digest_weekday,
         )
     )
 
