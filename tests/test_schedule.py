@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from content.ru import count, date_ru
+from content.ru import count, date_range_ru, date_ru
 from content.schedule import (
     CITIES_RU,
     latest_occurrence,
     next_digest_at,
     parse_time,
     parse_timezone,
+    parse_weekday,
     zone,
     zone_label,
 )
@@ -51,6 +52,104 @@ def test_a_time_inside_the_spring_gap_still_gives_one_digest_that_day():
     assert when.astimezone(ny).date() == dt.date(2026, 3, 8)
 
 
+FRIDAY = 4
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "пятница",
+        "Пятница",
+        "ПТ",
+        "пт",
+        "пт.",
+        "friday",
+        "Friday",
+        "fri",
+        "пятницу",
+        "в пятницу",
+        "по пятницам",
+        "  пятница  ",
+    ],
+)
+def test_friday_is_understood_however_it_is_typed(typed):
+    assert parse_weekday(typed) == FRIDAY
+
+
+@pytest.mark.parametrize(
+    ("typed", "weekday"),
+    [
+        ("понедельник", 0),
+        ("пн", 0),
+        ("Monday", 0),
+        ("во вторник", 1),
+        ("вт", 1),
+        ("среду", 2),
+        ("СРЕДА", 2),
+        ("wednesday", 2),
+        ("четверг", 3),
+        ("thu", 3),
+        ("субботу", 5),
+        ("сб", 5),
+        ("Saturday", 5),
+        ("воскресенье", 6),
+        ("вс", 6),
+        ("sunday", 6),
+    ],
+)
+def test_every_weekday_is_understood_in_russian_and_english(typed, weekday):
+    assert parse_weekday(typed) == weekday
+
+
+@pytest.mark.parametrize("typed", ["", "пятн", "завтра", "8", "friday!", "п" * 100])
+def test_words_that_are_no_weekday_are_refused(typed):
+    assert parse_weekday(typed) is None
+
+
+def test_a_weekly_chat_on_friday_subscribing_on_monday_gets_its_digest_that_friday():
+    monday = dt.datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
+    when = next_digest_at(monday, ZoneInfo("Europe/Moscow"), NINE, FRIDAY)
+    assert when == dt.datetime(2026, 12, 11, 6, 0, tzinfo=UTC)
+
+
+def test_a_weekly_chat_before_its_time_on_its_weekday_gets_the_digest_that_day():
+    friday_morning = dt.datetime(2026, 12, 11, 3, 0, tzinfo=UTC)  # 06:00 in Moscow
+    when = next_digest_at(friday_morning, ZoneInfo("Europe/Moscow"), NINE, FRIDAY)
+    assert when == dt.datetime(2026, 12, 11, 6, 0, tzinfo=UTC)
+
+
+def test_after_its_friday_digest_the_next_weekly_one_is_a_week_later():
+    just_after = dt.datetime(2026, 12, 11, 6, 0, tzinfo=UTC)  # 09:00 Friday in Moscow
+    when = next_digest_at(just_after, ZoneInfo("Europe/Moscow"), NINE, FRIDAY)
+    assert when == dt.datetime(2026, 12, 18, 6, 0, tzinfo=UTC)
+
+
+def test_the_weekday_is_the_local_one_not_utcs():
+    # 23:30 UTC Thursday is already 08:30 Friday in Tokyo: the digest is due at 09:00 there.
+    late_thursday = dt.datetime(2026, 12, 10, 23, 30, tzinfo=UTC)
+    when = next_digest_at(late_thursday, ZoneInfo("Asia/Tokyo"), NINE, FRIDAY)
+    assert when == dt.datetime(2026, 12, 11, 0, 0, tzinfo=UTC)
+
+
+def test_a_weekly_new_york_digest_keeps_nine_oclock_across_the_dst_change():
+    ny = ZoneInfo("America/New_York")
+    sunday = 6
+    # The week before the spring change (EST, UTC-5), then its Sunday (EDT, UTC-4).
+    before = next_digest_at(dt.datetime(2026, 3, 2, 15, 0, tzinfo=UTC), ny, NINE, sunday)
+    after = next_digest_at(before, ny, NINE, sunday)
+    autumn = next_digest_at(dt.datetime(2026, 10, 27, 15, 0, tzinfo=UTC), ny, NINE, sunday)
+    assert before == dt.datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
+    assert after == dt.datetime(2026, 3, 15, 13, 0, tzinfo=UTC)
+    assert autumn == dt.datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # EST again since 2am
+    assert {w.astimezone(ny).time() for w in (before, after, autumn)} == {NINE}
+
+
+def test_a_weekly_time_inside_the_spring_gap_still_falls_on_its_weekday():
+    ny = ZoneInfo("America/New_York")
+    when = next_digest_at(dt.datetime(2026, 3, 2, 5, 0, tzinfo=UTC), ny, dt.time(2, 30), 6)
+    assert when.astimezone(ny).date() == dt.date(2026, 3, 8)
+
+
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="aware"):
         next_digest_at(dt.datetime(2026, 1, 1), ZoneInfo("UTC"), NINE)
@@ -76,6 +175,12 @@ def test_russian_plurals(n, expected):
 def test_dates_read_in_russian():
     assert date_ru(dt.date(2024, 12, 10)) == "10 декабря"
     assert date_ru(dt.date(2024, 5, 1)) == "1 мая"
+
+
+def test_a_week_reads_as_a_span_of_russian_dates():
+    assert date_range_ru(dt.date(2026, 12, 13), dt.date(2026, 12, 19)) == "13–19 декабря"
+    assert date_range_ru(dt.date(2026, 11, 28), dt.date(2026, 12, 4)) == "28 ноября – 4 декабря"
+    assert date_range_ru(dt.date(2026, 12, 13), dt.date(2026, 12, 13)) == "13 декабря"
 
 
 # --- settings: delivery time and timezone ------------------------------------------------------
