@@ -465,11 +465,13 @@ def timezone_changed(
     next_at: dt.datetime | None,
     paused: bool,
     subscribed: bool,
+    weekday: int | None = None,
 ) -> str:
     """The answer to /timezone that changed the timezone."""
     lines = [f"✅ Часовой пояс: {_zone_now(tz_name, now)}."]
     if paused or not subscribed:
-        lines.append(f"Дайджест приходит в {digest_time:%H:%M} по местному времени.")
+        when = "" if weekday is None else f"{rhythm(weekday)} "
+        lines.append(f"Дайджест приходит {when}в {digest_time:%H:%M} по местному времени.")
     lines.append(
         next_digest_line(
             next_at=next_at, tz_name=tz_name, now=now, paused=paused, subscribed=subscribed

@@ -316,3 +316,15 @@ async def test_a_group_member_who_is_no_admin_cannot_change_the_groups_rhythm(
     reply = await world.say("/daily", GROUP, **in_group(ADMIN))
     assert "каждый день" in reply.plain
     assert await world.weekday(GROUP) is None
+
+
+async def test_time_and_timezone_keep_a_weekly_chat_on_its_weekday(world: World) -> None:
+    await world.say("/subscribe mllm")
+    reply = await world.say("/weekly воскресенье")
+    assert "Следующий дайджест придёт 22 декабря в 09:00" in reply.plain
+    reply = await world.say("/time 10:30")
+    assert "по воскресеньям в 10:30" in reply.plain
+    assert "22 декабря в 10:30" in reply.plain
+    reply = await world.say("/timezone Владивосток")
+    assert "22 декабря в 10:30 (Asia/Vladivostok, UTC+10)" in reply.plain
+    assert "по воскресеньям в 10:30" in (await world.say("/time")).plain
