@@ -668,3 +668,12 @@ def test_a_pathological_compact_paper_still_fits() -> None:
 )
 def test_format_words(typed: str, expected: DigestFormat | None) -> None:
     assert parse_format(typed) is expected
+
+
+def test_a_weekly_digest_is_headed_as_the_weeks_across_a_months_end():
+    parts = render_digest(
+        [SEED], day=dt.date(2024, 12, 4), tags=["mllm"], week_from=dt.date(2024, 11, 28)
+    )
+    assert parts[0].startswith(
+        "☀️ <b>Дайджест недели: 28 ноября – 4 декабря</b> · #mllm · 1 статья\n\n"
+    )
