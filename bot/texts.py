@@ -159,6 +159,7 @@ def greeting(
     digest_time: dt.time,
     tz_name: str,
     now: dt.datetime,
+    weekday: int | None = None,
 ) -> str:
     """The /start greeting."""
     hello = f"👋 Привет, {escape(first_name)}!" if first_name else "👋 Привет!"
@@ -176,7 +177,11 @@ def greeting(
             "Выберите темы кнопками ниже или напишите, например, "
             "<code>/subscribe mllm agents</code>."
         )
-    lines += ["", schedule_line(digest_time, tz_name, now), "Все темы — /tags, все команды — /help"]
+    lines += [
+        "",
+        schedule_line(digest_time, tz_name, now, weekday),
+        "Все темы — /tags, все команды — /help",
+    ]
     return "\n".join(lines)
 
 

@@ -267,6 +267,7 @@ async def test_mytags_help_and_the_menu_show_the_rhythm(world: World) -> None:
     mytags = (await world.say("/mytags")).plain
     assert "Дайджест приходит по пятницам в 09:00" in mytags
     assert "/daily — каждый день" in mytags
+    assert "Дайджест приходит по пятницам в 09:00" in (await world.say("/start")).plain
     help_text = (await world.say("/help")).plain
     assert "/weekly" in help_text and "/daily" in help_text
     menu = [c["command"] for c in world.telegram.commands_for("default", "ru")]

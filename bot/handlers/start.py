@@ -50,6 +50,7 @@ async def start(update: Update, ctx: AppContext) -> None:
         digest_time=chat.digest_time,
         tz_name=chat.timezone,
         now=ctx.services.now(),
+        weekday=chat.digest_weekday,
     )
     await message.reply_html(text, reply_markup=keyboards.popular_keyboard(tags))
 
