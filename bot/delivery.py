@@ -28,10 +28,10 @@ from bot import keyboards
 from bot.context import Services
 from bot.ratelimit import SendKind
 from content.matching import Profile, Reason
-from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts
+from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts, safe_url
 from content.schedule import next_digest_at, zone
 from storage import chats, digests, follows
-from storage.digests import ComposedDigest, DigestPaper, DueChat
+from storage.digests import CodeFollowup, ComposedDigest, DigestPaper, DueChat
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,17 @@ def view(paper: DigestPaper, reason: Reason | None = None) -> PaperView:
     )
 
 
+def code_view(followup: CodeFollowup) -> PaperView:
+    """How a paper whose code appeared late reads under «Код появился»."""
+    return PaperView(
+        id=followup.paper_id,
+        title=followup.title_ru or followup.title,
+        summary="",
+        url=followup.url,
+        code_url=followup.code_url,
+    )
+
+
 async def move_chat(services: Services, *, old_id: int, new_id: int) -> None:
     """Move a group that became a supergroup, with everything it had, to its new id."""
     async with services.sessionmaker() as session, session.begin():
@@ -138,10 +149,15 @@ class Deliverer:
         report = DeliveryReport()
         limit = asyncio.Semaphore(SENDERS)
 
-        async def one(chat: DueChat, digest: ComposedDigest, topics: Sequence[str]) -> None:
+        async def one(
+            chat: DueChat,
+            digest: ComposedDigest,
+            topics: Sequence[str],
+            followups: Sequence[CodeFollowup],
+        ) -> None:
             async with limit:
                 try:
-                    await self._deliver_due(chat, digest, topics, report)
+                    await self._deliver_due(chat, digest, topics, followups, report)
                 except Exception as exc:
                     # One chat's trouble (a database error, a setting that no longer
                     # parses) must not cost the others their digests. Its claim lapses,
@@ -150,11 +166,16 @@ class Deliverer:
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
 
         while batch := await self._claim_batch():
-            due, composed, profiles = batch
+            due, composed, profiles, followups = batch
             report.due += len(due)
             await asyncio.gather(
                 *(
-                    one(chat, composed.get(chat.chat_id, _EMPTY), profiles[chat.chat_id].topics)
+                    one(
+                        chat,
+                        composed.get(chat.chat_id, _EMPTY),
+                        profiles[chat.chat_id].topics,
+                        followups.get(chat.chat_id, ()),
+                    )
                     for chat in due
                 )
             )
@@ -172,7 +193,15 @@ class Deliverer:
 
     async def _claim_batch(
         self,
-    ) -> tuple[list[DueChat], dict[int, ComposedDigest], dict[int, Profile]] | None:
+    ) -> (
+        tuple[
+            list[DueChat],
+            dict[int, ComposedDigest],
+            dict[int, Profile],
+            dict[int, tuple[CodeFollowup, ...]],
+        ]
+        | None
+    ):
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
         # runs are stamped with the clock at that moment, never the tick's start: a broadcast
@@ -190,7 +219,7 @@ class Deliverer:
             )
             since = await digests.default_since(session=session)
             if since is None:
-                return due, {}, profiles
+                return due, {}, profiles, {}
             composed = await digests.compose(
                 session=session,
                 chats=list(profiles.items()),
@@ -198,13 +227,19 @@ class Deliverer:
                 since=since,
                 model=self._services.vectors.model_name,
             )
-        return due, composed, profiles
+            followups = await digests.code_followups(
+                session=session,
+                chat_ids=[chat.chat_id for chat in due],
+                since=since - digests.CODE_WINDOW,
+            )
+        return due, composed, profiles, followups
 
     async def _deliver_due(
         self,
         chat: DueChat,
         digest: ComposedDigest,
         topics: Sequence[str],
+        followups: Sequence[CodeFollowup],
         report: DeliveryReport,
     ) -> None:
         now = self._services.now()
@@ -233,7 +268,7 @@ class Deliverer:
                         next_digest_at=following,
                     )
                 return
-            if not digest.papers:
+            if not digest.papers and not followups:
                 # A day with nothing new: nothing goes out.
                 await digests.finish_run(
                     session=session,
@@ -267,6 +302,7 @@ class Deliverer:
                     run=run,
                     topics=topics,
                     digest_format=digest_format,
+                    code_followups=followups,
                 )
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
@@ -282,6 +318,7 @@ class Deliverer:
                     run=run,
                     topics=topics,
                     digest_format=digest_format,
+                    code_followups=followups,
                 )
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
@@ -327,6 +364,7 @@ class Deliverer:
         run: Run | None = None,
         topics: Sequence[str] = (),
         digest_format: DigestFormat = DigestFormat.FULL,
+        code_followups: Sequence[CodeFollowup] = (),
     ) -> int:
         """Send a composed digest dated ``day`` in order, recording each message's papers.
 
@@ -335,7 +373,9 @@ class Deliverer:
         run. With ``run``, its claim is kept alive while sending, and sending stops with
         RunLost once another sender has taken the run over. ``topics`` are the followed words
         and authors the header names after the tags; ``digest_format`` is the chat's
-        /format. Returns the number of messages sent, 0 when nothing was left to send.
+        /format. ``code_followups`` end the digest under «Код появился», each recorded as
+        told with its message, and alone make a short message when no paper is left.
+        Returns the number of messages sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
@@ -343,8 +383,13 @@ class Deliverer:
                 chat_id=chat_id,
                 paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
             )
+            owed = await digests.code_owed(
+                session=session, chat_id=chat_id, paper_ids=[f.paper_id for f in code_followups]
+            )
         papers = [view(p, digest.reasons.get(p.id)) for p in digest.papers if p.id not in received]
-        if not papers:
+        # Told by an earlier message of this digest (a sender that died), or by /digest.
+        told = [code_view(f) for f in code_followups if f.paper_id in owed and safe_url(f.code_url)]
+        if not papers and not told:
             return 0
         suggestions = [view(p) for p in digest.suggestions if p.id not in received]
         parts = render_digest_parts(
@@ -355,7 +400,9 @@ class Deliverer:
             topics=topics,
             suggestions=suggestions,
             digest_format=digest_format,
+            code_followups=told,
         )
+        code_urls = {p.id: p.code_url for p in (*papers, *suggestions, *told)}
         async with self._renewing(run):
             for number, part in enumerate(parts):
                 # Fenced: once the lease lapsed and another sender resumed the run, every
@@ -366,13 +413,21 @@ class Deliverer:
                     # Probably delivered: at most once, never twice.
                     self._services.metrics.uncertain_sends.inc()
                     log.warning("delivery: chat %d: no answer to a digest message", chat_id)
-                if part.paper_ids:
+                if part.paper_ids or part.code_ids:
                     async with self._services.sessionmaker() as session, session.begin():
                         await digests.record_deliveries(
                             session=session,
                             chat_id=chat_id,
                             paper_ids=part.paper_ids,
                             now=self._services.now(),
+                            code_urls=code_urls,
+                        )
+                        await digests.record_code_told(
+                            session=session,
+                            chat_id=chat_id,
+                            code_urls={
+                                pid: url for pid in part.code_ids if (url := code_urls[pid])
+                            },
                         )
         return len(parts)
 

@@ -14,7 +14,7 @@ from storage import chats, digests, follows
 
 
 async def digest_now(update: Update, ctx: AppContext) -> None:
-    """Send what is new for this chat now; it counts as today's digest.
+    """Send what is new for this chat now, late code links included; it counts as today's digest.
 
     In groups and channels only administrators may: it takes the place of the morning digest.
     """
@@ -28,6 +28,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         wanted = profiles[chat.id]
         since = await digests.default_since(session=session)
         composed = None
+        followups: tuple[digests.CodeFollowup, ...] = ()
         if wanted.wants_anything and since is not None:
             found = await digests.compose(
                 session=session,
@@ -37,11 +38,15 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
                 model=services.vectors.model_name,
             )
             composed = found.get(chat.id)
+            owed = await digests.code_followups(
+                session=session, chat_ids=[chat.id], since=since - digests.CODE_WINDOW
+            )
+            followups = owed.get(chat.id, ())
     if not wanted.wants_anything:
         await message.reply_html(texts.NOTHING_TO_DIGEST)
         return
     following = following_digest(now, chat.timezone, chat.digest_time)
-    if composed is None or not composed.papers:
+    if composed is None or (not composed.papers and not followups):
         await message.reply_html(texts.nothing_new(following, chat.timezone, now))
         return
     today = now.astimezone(zone(chat.timezone)).date()
@@ -65,6 +70,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         today,
         topics=wanted.topics,
         digest_format=DigestFormat(chat.digest_format),
+        code_followups=followups,
     )
     async with ctx.session() as session, session.begin():
         if claimed:
