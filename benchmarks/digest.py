@@ -6,7 +6,8 @@ papers with 3 random tags each; 3% of the chats already received a few of their 
 has a vector shaped like multilingual-e5's: unrelated papers at cosine ~0.84, papers sharing
 their first tag at ~0.91. The timed part streams the due chats in batches of 5,000
 (claim_due_chats, compose, then moving their next digest to tomorrow, as a broadcast does) and
-renders each distinct digest once.
+renders each distinct digest once. The deliveries loaded did not show code, so the chats whose
+received papers have code are owed a «Код появился» line (code_followups, once per batch).
 
 Each database runs in a child process of its own, so its peak RSS is its own: SQLite always,
 PostgreSQL when TEST_POSTGRES_URL is set (in a scratch database created next to it).
@@ -43,8 +44,10 @@ from content.taxonomy import TAG_IDS  # noqa: E402
 from content.vectors import Vector, normalised  # noqa: E402
 from storage.db import create_engine, create_sessionmaker, dialect_name, upgrade_async  # noqa: E402
 from storage.digests import (  # noqa: E402
+    CODE_WINDOW,
     ComposedDigest,
     claim_due_chats,
+    code_followups,
     compose,
     default_since,
 )
@@ -219,8 +222,8 @@ def view(digest: ComposedDigest) -> list[PaperView]:
 async def broadcast(db: str, sessionmaker: Sessions) -> None:
     tag_sets: set[tuple[str, ...]] = set()
     rendered: set[tuple[tuple[str, ...], int, tuple[str, ...]]] = set()
-    chats = with_digest = messages = batches = personal = 0
-    due_s = compose_s = render_s = advance_s = 0.0
+    chats = with_digest = messages = batches = personal = told = 0
+    due_s = compose_s = render_s = advance_s = late_s = 0.0
     started = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -241,6 +244,13 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 since=since,
                 model=MODEL,
             )
+            # The papers' code is counted as appeared after the deliveries loaded above.
+            t_late = time.perf_counter()
+            late = await code_followups(
+                session=session, chat_ids=[chat.chat_id for chat in due], since=since - CODE_WINDOW
+            )
+            told += len(late)
+            late_s += time.perf_counter() - t_late
             t1 = time.perf_counter()
             compose_s += t1 - t0
             for chat in due:
@@ -285,10 +295,19 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
     emit("digest", "peak_rss_mb", peak_rss_mb(), "MB", target="<= 500", db=db)
     emit("digest", "with_suggestions", personal, "chats", note="rated, got suggestions", db=db)
     emit("digest", "distinct_tag_sets", len(tag_sets), "sets", db=db)
+    emit("digest", "code_followups", told, "chats", note="owed a late code link", db=db)
     emit("digest", "distinct_digests", len(rendered), "digests", messages=messages, db=db)
     emit("digest", "chats_per_second", chats / seconds, "chats/s", with_digest=with_digest, db=db)
     emit("digest", "claim_seconds", due_s, "s", note="claim_due_chats", db=db)
-    emit("digest", "compose_seconds", compose_s, "s", note="claim_due_chats + compose", db=db)
+    emit(
+        "digest",
+        "compose_seconds",
+        compose_s,
+        "s",
+        note="claim_due_chats, compose, code_followups",
+        db=db,
+    )
+    emit("digest", "code_followups_seconds", late_s, "s", note="of compose_seconds", db=db)
     emit("digest", "render_seconds", render_s, "s", db=db)
     emit("digest", "advance_seconds", advance_s, "s", note="next_digest_at moved, commit", db=db)
 

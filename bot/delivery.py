@@ -29,10 +29,10 @@ from bot import keyboards
 from bot.context import Services
 from bot.ratelimit import SendKind
 from content.matching import Profile, Reason
-from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts
+from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts, safe_url
 from content.schedule import next_digest_at, zone
 from storage import chats, digests, follows
-from storage.digests import ComposedDigest, DigestPaper, DueChat
+from storage.digests import CodeFollowup, ComposedDigest, DigestPaper, DueChat
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,17 @@ def view(paper: DigestPaper, reason: Reason | None = None) -> PaperView:
         upvotes=paper.upvotes,
         tags=paper.tags,
         why=reason.line() if reason else "",
+    )
+
+
+def code_view(followup: CodeFollowup) -> PaperView:
+    """How a paper whose code appeared late reads under «Код появился»."""
+    return PaperView(
+        id=followup.paper_id,
+        title=followup.title_ru or followup.title,
+        summary="",
+        url=followup.url,
+        code_url=followup.code_url,
     )
 
 
@@ -179,11 +190,17 @@ class Deliverer:
         limit = asyncio.Semaphore(SENDERS)
 
         async def one(
-            chat: DueChat, digest: ComposedDigest, topics: Sequence[str], week: dt.date | None
+            chat: DueChat,
+            digest: ComposedDigest,
+            topics: Sequence[str],
+            followups: Sequence[CodeFollowup],
+            week: dt.date | None,
         ) -> None:
             async with limit:
                 try:
-                    await self._deliver_due(chat, digest, topics, report, week)
+                    await self._deliver_due(
+                        chat, digest, topics, report, followups=followups, week_from=week
+                    )
                 except Exception as exc:
                     # One chat's trouble (a database error, a setting that no longer
                     # parses) must not cost the others their digests. Its claim lapses,
@@ -192,7 +209,7 @@ class Deliverer:
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
 
         while batch := await self._claim_batch():
-            due, composed, profiles, week_from = batch
+            due, composed, profiles, week_from, followups = batch
             report.due += len(due)
             await asyncio.gather(
                 *(
@@ -200,6 +217,7 @@ class Deliverer:
                         chat,
                         composed.get(chat.chat_id, _EMPTY),
                         profiles[chat.chat_id].topics,
+                        followups.get(chat.chat_id, ()),
                         None if chat.digest_weekday is None else week_from,
                     )
                     for chat in due
@@ -219,7 +237,16 @@ class Deliverer:
 
     async def _claim_batch(
         self,
-    ) -> tuple[list[DueChat], dict[int, ComposedDigest], dict[int, Profile], dt.date | None] | None:
+    ) -> (
+        tuple[
+            list[DueChat],
+            dict[int, ComposedDigest],
+            dict[int, Profile],
+            dt.date | None,
+            dict[int, tuple[CodeFollowup, ...]],
+        ]
+        | None
+    ):
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
         # runs are stamped with the clock at that moment, never the tick's start: a broadcast
@@ -241,7 +268,17 @@ class Deliverer:
                 profiles=profiles,
                 weekly={chat.chat_id for chat in due if chat.digest_weekday is not None},
             )
-        return due, composed, profiles, week_from
+            since = await digests.default_since(session=session)
+            followups = (
+                {}
+                if since is None
+                else await digests.code_followups(
+                    session=session,
+                    chat_ids=[chat.chat_id for chat in due],
+                    since=since - digests.CODE_WINDOW,
+                )
+            )
+        return due, composed, profiles, week_from, followups
 
     async def _deliver_due(
         self,
@@ -249,6 +286,8 @@ class Deliverer:
         digest: ComposedDigest,
         topics: Sequence[str],
         report: DeliveryReport,
+        *,
+        followups: Sequence[CodeFollowup],
         week_from: dt.date | None = None,
     ) -> None:
         now = self._services.now()
@@ -277,7 +316,7 @@ class Deliverer:
                         next_digest_at=following,
                     )
                 return
-            if not digest.papers:
+            if not digest.papers and not followups:
                 # A day with nothing new: nothing goes out.
                 await digests.finish_run(
                     session=session,
@@ -312,6 +351,7 @@ class Deliverer:
                     topics=topics,
                     digest_format=digest_format,
                     week_from=week_from,
+                    code_followups=followups,
                 )
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
@@ -328,6 +368,7 @@ class Deliverer:
                     topics=topics,
                     digest_format=digest_format,
                     week_from=week_from,
+                    code_followups=followups,
                 )
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
@@ -374,6 +415,7 @@ class Deliverer:
         topics: Sequence[str] = (),
         digest_format: DigestFormat = DigestFormat.FULL,
         week_from: dt.date | None = None,
+        code_followups: Sequence[CodeFollowup] = (),
     ) -> int:
         """Send a composed digest dated ``day`` in order, recording each message's papers.
 
@@ -383,7 +425,9 @@ class Deliverer:
         RunLost once another sender has taken the run over. ``topics`` are the followed words
         and authors the header names after the tags; ``digest_format`` is the chat's
         /format. With ``week_from``, the first listing day of its week, it is headed as the
-        week's digest. Returns the number of messages sent, 0 when nothing was left to send.
+        week's digest. ``code_followups`` end the digest under «Код появился», each recorded
+        as told with its message, and alone make a short message when no paper is left.
+        Returns the number of messages sent, 0 when nothing was left to send.
         """
         async with self._services.sessionmaker() as session:
             received = await digests.received(
@@ -391,8 +435,13 @@ class Deliverer:
                 chat_id=chat_id,
                 paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
             )
+            owed = await digests.code_owed(
+                session=session, chat_id=chat_id, paper_ids=[f.paper_id for f in code_followups]
+            )
         papers = [view(p, digest.reasons.get(p.id)) for p in digest.papers if p.id not in received]
-        if not papers:
+        # Told by an earlier message of this digest (a sender that died), or by /digest.
+        told = [code_view(f) for f in code_followups if f.paper_id in owed and safe_url(f.code_url)]
+        if not papers and not told:
             return 0
         suggestions = [view(p) for p in digest.suggestions if p.id not in received]
         if week_from is not None:
@@ -406,7 +455,9 @@ class Deliverer:
             suggestions=suggestions,
             digest_format=digest_format,
             week_from=week_from,
+            code_followups=told,
         )
+        code_urls = {p.id: p.code_url for p in (*papers, *suggestions, *told)}
         async with self._renewing(run):
             for number, part in enumerate(parts):
                 # Fenced: once the lease lapsed and another sender resumed the run, every
@@ -417,13 +468,21 @@ class Deliverer:
                     # Probably delivered: at most once, never twice.
                     self._services.metrics.uncertain_sends.inc()
                     log.warning("delivery: chat %d: no answer to a digest message", chat_id)
-                if part.paper_ids:
+                if part.paper_ids or part.code_ids:
                     async with self._services.sessionmaker() as session, session.begin():
                         await digests.record_deliveries(
                             session=session,
                             chat_id=chat_id,
                             paper_ids=part.paper_ids,
                             now=self._services.now(),
+                            code_urls=code_urls,
+                        )
+                        await digests.record_code_told(
+                            session=session,
+                            chat_id=chat_id,
+                            code_urls={
+                                pid: url for pid in part.code_ids if (url := code_urls[pid])
+                            },
                         )
         return len(parts)
 

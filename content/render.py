@@ -82,6 +82,13 @@ SUGGESTION_WHY: Final[str] = "похоже на то, что вам понрав
 
 MAX_SUGGESTIONS: Final[int] = 3
 
+CODE_HEADING: Final[str] = "💻 Код появился"
+"""The heading of the papers a chat received without code, whose code has appeared since."""
+
+# A follow-up line is one unsplittable line: its parts are bounded so it always fits a message.
+_FOLLOWUP_TITLE: Final[int] = 200
+_FOLLOWUP_HREF: Final[int] = 1000
+
 
 class DigestFormat(enum.StrEnum):
     """How a digest lays out a paper: the stored value of a chat's ``/format``."""
@@ -180,6 +187,8 @@ class DigestPart:
     numbers: tuple[int, ...] = ()
     # The papers of this message that came under "Может быть интересно".
     suggested: frozenset[str] = frozenset()
+    # The papers whose late code this message tells, under "Код появился".
+    code_ids: tuple[str, ...] = ()
 
 
 def render_digest(
@@ -218,6 +227,7 @@ def render_digest_parts(
     suggestions: Sequence[PaperView] = (),
     digest_format: DigestFormat = DigestFormat.FULL,
     week_from: dt.date | None = None,
+    code_followups: Sequence[PaperView] = (),
 ) -> list[DigestPart]:
     """The digest's messages, each with the ids and numbers of the papers it holds.
 
@@ -226,7 +236,12 @@ def render_digest_parts(
     follow the chat's papers under a heading of their own, numbered on, each with its 📌 line.
     In the compact format each summary is folded into an expandable quote under its title.
     With ``week_from``, it is the week's digest, of the days from ``week_from`` to ``day``.
+    ``code_followups`` (papers the chat received without code, with their code now) end the
+    digest under «💻 Код появился», one line each; without papers they make the whole message.
     """
+    followups = _code_section(code_followups)
+    if not papers and not suggestions and followups:
+        return _split([], followups)
     folded = digest_format is DigestFormat.COMPACT
     suggestions = [replace(p, why=SUGGESTION_WHY) for p in suggestions[:MAX_SUGGESTIONS]]
     header = _digest_header(papers, day=day, tags=tags, topics=topics, week_from=week_from)
@@ -255,17 +270,23 @@ def render_digest_parts(
         blocks.append(_Piece(lead + block, _len(lead) + size, paper.id, n, suggested=True))
     if more_line:
         blocks.append(_Piece(more_line, _len(more_line)))
-    messages: list[list[_Piece]] = [[_Piece(header, _len(header))]]
+    return _split([_Piece(header, _len(header)), *blocks], followups)
+
+
+def _split(pieces: Sequence[_Piece], followups: Sequence[_Piece]) -> list[DigestPart]:
+    """The pieces laid into as few messages as fit, in order, never splitting a piece."""
+    messages: list[list[_Piece]] = [[]]
     # Lengths are added up rather than re-measured: UTF-16 lengths of joined strings add.
-    size, separator = _len(header), _len(_PARAGRAPH)
-    for piece in blocks:
-        if size + separator + piece.size <= MAX_MESSAGE_LENGTH:
+    size = 0
+    for piece in [*pieces, *followups]:
+        joined = size + _len(piece.joiner) + piece.size if messages[-1] else piece.size
+        if joined <= MAX_MESSAGE_LENGTH:
             messages[-1].append(piece)
-            size += separator + piece.size
+            size = joined
         else:
             messages.append([piece])
             size = piece.size
-    return [_part(pieces) for pieces in messages]
+    return [_part(message) for message in messages]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,16 +298,49 @@ class _Piece:
     paper_id: str | None = None
     number: int = 0
     suggested: bool = False
+    code_id: str | None = None  # the paper whose late code this line tells
+    joiner: str = _PARAGRAPH  # what separates it from the piece before it in a message
 
 
 def _part(pieces: Sequence[_Piece]) -> DigestPart:
     papers = [piece for piece in pieces if piece.paper_id is not None]
+    text = "".join((piece.joiner if n else "") + piece.text for n, piece in enumerate(pieces))
     return DigestPart(
-        _PARAGRAPH.join(piece.text for piece in pieces),
+        text,
         tuple(piece.paper_id for piece in papers if piece.paper_id is not None),
         numbers=tuple(piece.number for piece in papers),
         suggested=frozenset(p.paper_id for p in papers if p.paper_id is not None and p.suggested),
+        code_ids=tuple(piece.code_id for piece in pieces if piece.code_id is not None),
     )
+
+
+def _code_section(papers: Sequence[PaperView]) -> list[_Piece]:
+    """The «Код появился» lines; the heading travels with the first, lines share a paragraph."""
+    heading = f"<b>{_esc(CODE_HEADING)}</b>\n"
+    pieces: list[_Piece] = []
+    for paper in papers:
+        line = _code_line(paper)
+        if line is None:
+            continue
+        if pieces:
+            pieces.append(_Piece(line, _len(line), code_id=paper.id, joiner="\n"))
+        else:
+            pieces.append(_Piece(heading + line, _len(heading + line), code_id=paper.id))
+    return pieces
+
+
+def _code_line(paper: PaperView) -> str | None:
+    """``• Title — 💻 owner/repo``, both linked; None when the code link is not a safe URL."""
+    code = safe_url(paper.code_url)
+    if code is None:
+        return None
+    title = _esc(_clip(_clean(paper.title) or _NO_TITLE, _FOLLOWUP_TITLE))
+    href = safe_url(paper.url)
+    if href and _len(_esc(href)) <= _FOLLOWUP_HREF:
+        title = f'<a href="{_esc(href)}">{title}</a>'
+    label = _esc(_clip(_clean(repo_label(code)), _MAX_REPO_LABEL))
+    repo = f'<a href="{_esc(code)}">{label}</a>' if _len(_esc(code)) <= _FOLLOWUP_HREF else label
+    return f"• {title} — 💻 {repo}"
 
 
 def render_card(paper: PaperView) -> str:

@@ -197,7 +197,7 @@ _CHAT_HISTORY: tuple[
     (Subscription, ["tag", "created_at"]),
     (Follow, ["kind", "key", "text", "created_at"]),
     (Feedback, ["paper_id", "vote", "weight", "created_at"]),
-    (Delivery, ["paper_id", "delivered_at"]),
+    (Delivery, ["paper_id", "delivered_at", "code_url_sent"]),
     (
         DigestRun,
         ["local_date", "status", "attempts", "error", "started_at", "finished_at"],

@@ -85,6 +85,23 @@ class ComposedDigest:
 
 EMPTY_DIGEST: Final[ComposedDigest] = ComposedDigest(papers=(), more=0)
 
+CODE_WINDOW: Final[dt.timedelta] = dt.timedelta(days=30)
+"""How far before a digest's ``since`` a paper's late code is still announced."""
+
+MAX_CODE_FOLLOWUPS: Final[int] = 10
+"""Late code links told in one digest; the rest wait for the next one."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFollowup:
+    """A paper a chat received without code, whose code has appeared since."""
+
+    paper_id: str
+    title: str
+    title_ru: str | None
+    url: str
+    code_url: str
+
 
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
@@ -464,6 +481,71 @@ async def _delivered(
     return found
 
 
+async def code_followups(
+    *, session: AsyncSession, chat_ids: Sequence[int], since: dt.date
+) -> dict[int, tuple[CodeFollowup, ...]]:
+    """Papers listed since ``since`` that each chat received without code and that now have it.
+
+    At most ``MAX_CODE_FOLLOWUPS`` a chat, oldest ids first; chats owed none are absent.
+    """
+    rows = await session.execute(
+        select(Paper.id, Paper.title, Paper.title_ru, Paper.url, Paper.code_url)
+        .where(Paper.listed_on >= since, Paper.code_url.is_not(None))
+        # In the database's own collation, which the id range below relies on.
+        .order_by(Paper.id)
+    )
+    papers = {
+        row.id: CodeFollowup(row.id, row.title, row.title_ru, row.url, row.code_url)
+        for row in rows.all()
+    }
+    if not papers or not chat_ids:
+        return {}
+    # As in _delivered: the id range bounds each chat's scan of its deliveries to recent ones.
+    ids = list(papers)
+    found: dict[int, list[CodeFollowup]] = defaultdict(list)
+    owed = await session.execute(
+        select(Delivery.chat_id, Delivery.paper_id)
+        .where(
+            in_values(session, Delivery.chat_id, chat_ids),
+            Delivery.paper_id.between(ids[0], ids[-1]),
+            Delivery.code_url_sent.is_(None),
+        )
+        .order_by(Delivery.chat_id, Delivery.paper_id)
+    )
+    for chat_id, paper_id in owed.all():
+        paper = papers.get(paper_id)
+        if paper is not None and len(found[chat_id]) < MAX_CODE_FOLLOWUPS:
+            found[chat_id].append(paper)
+    return {chat_id: tuple(followups) for chat_id, followups in found.items()}
+
+
+async def code_owed(*, session: AsyncSession, chat_id: int, paper_ids: Sequence[str]) -> set[str]:
+    """Which of these received papers the chat has not yet seen with code."""
+    found: set[str] = set()
+    for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+        rows = await session.scalars(
+            select(Delivery.paper_id).where(
+                Delivery.chat_id == chat_id,
+                Delivery.paper_id.in_(chunk),
+                Delivery.code_url_sent.is_(None),
+            )
+        )
+        found.update(rows)
+    return found
+
+
+async def record_code_told(
+    *, session: AsyncSession, chat_id: int, code_urls: Mapping[str, str]
+) -> None:
+    """Remember that the chat was told these papers' code links (paper id to link)."""
+    for paper_id, code_url in code_urls.items():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.chat_id == chat_id, Delivery.paper_id == paper_id)
+            .values(code_url_sent=code_url)
+        )
+
+
 async def received(*, session: AsyncSession, chat_id: int, paper_ids: Sequence[str]) -> set[str]:
     """Which of these papers the chat has received already."""
     found: set[str] = set()
@@ -496,11 +578,20 @@ async def week_since(*, session: AsyncSession) -> dt.date | None:
 
 
 async def record_deliveries(
-    *, session: AsyncSession, chat_id: int, paper_ids: Sequence[str], now: dt.datetime
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    paper_ids: Sequence[str],
+    now: dt.datetime,
+    code_urls: Mapping[str, str | None] | None = None,
 ) -> None:
-    """Remember that these papers reached the chat; papers already recorded are left alone."""
+    """Remember that these papers reached the chat; papers already recorded are left alone.
+
+    ``code_urls`` holds the code link each paper's message showed, if it showed one.
+    """
+    shown = code_urls or {}
     rows = [
-        {"chat_id": chat_id, "paper_id": pid, "delivered_at": now}
+        {"chat_id": chat_id, "paper_id": pid, "delivered_at": now, "code_url_sent": shown.get(pid)}
         for pid in dict.fromkeys(paper_ids)
     ]
     for chunk in _chunks(rows):

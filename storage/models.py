@@ -224,6 +224,9 @@ class Delivery(Base):
         String(32), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     delivered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The code link the chat has seen of the paper: in the delivered message, or told later
+    # under «Код появился». None while the chat knows of no code.
+    code_url_sent: Mapped[str | None] = mapped_column(Text)
 
 
 class DigestRun(Base):

@@ -7,19 +7,23 @@ import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from content.matching import profile
 from storage.chats import get_chat, migrate_chat, set_digest_format, set_next_digest_at
 from storage.digests import (
+    MAX_CODE_FOLLOWUPS,
     READY_STATUSES,
     ComposedDigest,
     DueChat,
     claim_due_chats,
+    code_followups,
+    code_owed,
     compose,
     default_since,
     finish_run,
+    record_code_told,
     record_deliveries,
     release_chat,
     renew_run,
@@ -684,3 +688,141 @@ async def test_votes_change_nothing_without_an_embedding_model(sessionmaker: Ses
     digests = await composed(sessionmaker, [(1, ["mllm"])])
 
     assert ids(digests[1]) == ["2412.20000", "2412.20001"]
+
+
+# --- code that appears later --------------------------------------------------------------
+
+
+async def set_code(sessionmaker: Sessions, paper_id: str, code_url: str | None) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Paper).where(Paper.id == paper_id).values(code_url=code_url))
+
+
+async def deliver_as_shown(sessionmaker: Sessions, chat_id: int, *paper_ids: str) -> None:
+    """Record the papers as a digest does: with the code link each message showed."""
+    async with sessionmaker() as session, session.begin():
+        rows = await session.execute(
+            select(Paper.id, Paper.code_url).where(Paper.id.in_(paper_ids))
+        )
+        shown = {paper_id: code_url for paper_id, code_url in rows.all()}
+        await record_deliveries(
+            session=session, chat_id=chat_id, paper_ids=paper_ids, now=NOW, code_urls=shown
+        )
+
+
+async def followups(
+    sessionmaker: Sessions, chat_ids: Sequence[int], since: dt.date = DAY
+) -> dict[int, list[tuple[str, str]]]:
+    async with sessionmaker() as session:
+        found = await code_followups(session=session, chat_ids=chat_ids, since=since)
+    return {chat: [(f.paper_id, f.code_url) for f in owed] for chat, owed in found.items()}
+
+
+async def tell(sessionmaker: Sessions, chat_id: int, *paper_ids: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        await record_code_told(
+            session=session,
+            chat_id=chat_id,
+            code_urls={pid: f"https://github.com/late/{pid}" for pid in paper_ids},
+        )
+
+
+async def test_code_that_appears_later_is_owed_to_the_chats_that_got_the_paper_without_it(
+    sessionmaker: Sessions,
+) -> None:
+    for chat_id in (1, 2, 3):
+        await add_chat(sessionmaker, chat_id)
+    await add_paper(sessionmaker, "2412.00001")
+    await add_paper(sessionmaker, "2412.00002")
+    await set_code(sessionmaker, "2412.00001", None)
+    await deliver_as_shown(sessionmaker, 1, "2412.00001", "2412.00002")
+    await deliver_as_shown(sessionmaker, 2, "2412.00001")
+    assert await followups(sessionmaker, [1, 2, 3]) == {}
+
+    await set_code(sessionmaker, "2412.00001", "https://github.com/late/2412.00001")
+
+    late = ("2412.00001", "https://github.com/late/2412.00001")
+    # Chat 3 never received the paper; chat 1 saw the other paper's code in its digest.
+    assert await followups(sessionmaker, [1, 2, 3]) == {1: [late], 2: [late]}
+    async with sessionmaker() as session:
+        [told] = (await code_followups(session=session, chat_ids=[1], since=DAY))[1]
+    assert (told.title, told.title_ru) == ("Paper 2412.00001", "Статья 2412.00001")
+    assert told.url == "https://huggingface.co/papers/2412.00001"
+    # Papers listed before ``since`` are no longer announced.
+    assert await followups(sessionmaker, [1, 2], since=DAY + dt.timedelta(days=1)) == {}
+
+
+async def test_a_told_code_link_is_never_owed_again_and_moves_with_a_supergroup(
+    sessionmaker: Sessions,
+) -> None:
+    for chat_id in (1, 2):
+        await add_chat(sessionmaker, chat_id)
+    await add_paper(sessionmaker, "2412.00001")
+    await set_code(sessionmaker, "2412.00001", None)
+    for chat_id in (1, 2):
+        await deliver_as_shown(sessionmaker, chat_id, "2412.00001")
+    await set_code(sessionmaker, "2412.00001", "https://github.com/late/2412.00001")
+
+    await tell(sessionmaker, 1, "2412.00001")
+
+    assert list(await followups(sessionmaker, [1, 2])) == [2]
+    async with sessionmaker() as session:
+        assert await code_owed(session=session, chat_id=1, paper_ids=["2412.00001"]) == set()
+        assert await code_owed(session=session, chat_id=2, paper_ids=["2412.00001"]) == {
+            "2412.00001"
+        }
+    # Recording the delivery again (a resumed digest) does not make it owed again.
+    await deliver_as_shown(sessionmaker, 1, "2412.00001")
+    assert list(await followups(sessionmaker, [1, 2])) == [2]
+    # A group that becomes a supergroup keeps what it was told and what it is owed.
+    async with sessionmaker() as session, session.begin():
+        await migrate_chat(session=session, old_id=1, new_id=-1001)
+        await migrate_chat(session=session, old_id=2, new_id=-1002)
+    assert list(await followups(sessionmaker, [-1001, -1002])) == [-1002]
+
+
+async def test_a_digest_tells_at_most_ten_late_code_links_and_the_rest_next_time(
+    sessionmaker: Sessions,
+) -> None:
+    await add_chat(sessionmaker, 1)
+    paper_ids = [f"2412.{n:05d}" for n in range(1, MAX_CODE_FOLLOWUPS + 3)]
+    for paper_id in paper_ids:
+        await add_paper(sessionmaker, paper_id)
+        await set_code(sessionmaker, paper_id, None)
+    await deliver_as_shown(sessionmaker, 1, *paper_ids)
+    for paper_id in paper_ids:
+        await set_code(sessionmaker, paper_id, f"https://github.com/late/{paper_id}")
+
+    first = [paper_id for paper_id, _ in (await followups(sessionmaker, [1]))[1]]
+    assert first == paper_ids[:MAX_CODE_FOLLOWUPS]
+    await tell(sessionmaker, 1, *first)
+    rest = [paper_id for paper_id, _ in (await followups(sessionmaker, [1]))[1]]
+    assert rest == paper_ids[MAX_CODE_FOLLOWUPS:]
+
+
+async def test_late_code_is_found_for_a_broadcast_batch_larger_than_one_statement_binds(
+    sessionmaker: Sessions,
+) -> None:
+    chat_ids = list(range(1, 1202))
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(Chat),
+            [
+                {
+                    "id": chat_id,
+                    "type": "private",
+                    "language": "ru",
+                    "timezone": "UTC",
+                    "digest_time": NINE,
+                    "created_at": NOW,
+                }
+                for chat_id in chat_ids
+            ],
+        )
+    await add_paper(sessionmaker, "2412.00001")
+    await set_code(sessionmaker, "2412.00001", None)
+    for chat_id in chat_ids[::100]:
+        await deliver_as_shown(sessionmaker, chat_id, "2412.00001")
+    await set_code(sessionmaker, "2412.00001", "https://github.com/late/2412.00001")
+
+    assert sorted(await followups(sessionmaker, chat_ids)) == chat_ids[::100]

@@ -677,3 +677,114 @@ def test_a_weekly_digest_is_headed_as_the_weeks_across_a_months_end():
     assert parts[0].startswith(
         "☀️ <b>Дайджест недели: 28 ноября – 4 декабря</b> · #mllm · 1 статья\n\n"
     )
+
+
+# --- code that appeared later ---------------------------------------------------------------
+
+CODE_HEADING = "<b>💻 Код появился</b>"
+
+
+def late(n: int, **changes: Any) -> PaperView:
+    """A paper the chat got without code, with the repository found since."""
+    fields: dict[str, Any] = {"summary": "", "code_url": f"https://github.com/owner/repo-{n}"}
+    return paper(n, **(fields | changes))
+
+
+def test_late_code_ends_the_digest_one_line_a_paper_after_the_more_line() -> None:
+    from content.render import render_digest_parts
+
+    [part] = render_digest_parts(
+        [paper(1)], day=DAY, tags=["mllm"], more=2, code_followups=[late(7), late(8)]
+    )
+
+    plain = valid(part.text)
+    assert plain.split("\n\n")[-2:] == [
+        "Ещё 2 статьи по вашей теме — /digest",
+        "💻 Код появился\n• Статья номер 7 — 💻 owner/repo-7\n• Статья номер 8 — 💻 owner/repo-8",
+    ]
+    assert links(part.text)[-4:] == [
+        "https://huggingface.co/papers/2412.00007",
+        "https://github.com/owner/repo-7",
+        "https://huggingface.co/papers/2412.00008",
+        "https://github.com/owner/repo-8",
+    ]
+    # The told papers are no digest papers: no numbers, no buttons.
+    assert (part.paper_ids, part.numbers) == (("2412.00001",), (1,))
+    assert part.code_ids == ("2412.00007", "2412.00008")
+
+
+def test_late_code_without_new_papers_is_a_short_message_of_just_that_section() -> None:
+    from content.render import render_digest_parts
+
+    [part] = render_digest_parts([], day=DAY, tags=["mllm"], code_followups=[late(7)])
+
+    assert part.text == (
+        f"{CODE_HEADING}\n"
+        '• <a href="https://huggingface.co/papers/2412.00007">Статья номер 7</a>'
+        ' — 💻 <a href="https://github.com/owner/repo-7">owner/repo-7</a>'
+    )
+    assert (part.paper_ids, part.code_ids) == ((), ("2412.00007",))
+    valid(part.text)
+
+
+def test_late_code_lines_escape_hostile_titles_and_links_exactly_once() -> None:
+    from content.render import render_digest_parts
+
+    hostile = late(7, title=HOSTILE_TITLE, code_url='https://github.com/o/r"><script>&x=1')
+    [part] = render_digest_parts([], day=DAY, tags=["mllm"], code_followups=[hostile])
+
+    plain = valid(part.text)
+    assert plain.splitlines()[1] == f'• {HOSTILE_TITLE} — 💻 o/r"><script>&x=1'
+    assert links(part.text)[1] == 'https://github.com/o/r"><script>&x=1'
+    assert "<script>" not in part.text
+    assert set(re.findall(r"</?([a-z-]+)", part.text)) == {"a", "b"}
+
+
+def test_late_code_that_is_no_http_link_is_left_out() -> None:
+    from content.render import render_digest_parts
+
+    parts = render_digest_parts(
+        [paper(1)],
+        day=DAY,
+        tags=["mllm"],
+        code_followups=[late(7, code_url="javascript:alert(1)"), late(8)],
+    )
+
+    assert [part.code_ids for part in parts] == [("2412.00008",)]
+    assert "javascript" not in parts[0].text
+
+
+def test_late_code_lines_split_between_lines_only_and_fit_after_forty_papers() -> None:
+    from content.render import render_digest_parts
+
+    papers = [paper(n, summary=long_summary(n, 700)) for n in range(1, 41)]
+    told = [late(n, title=long_summary(n, 400)) for n in range(41, 51)]
+    parts = render_digest_parts(papers, day=DAY, tags=["mllm"], more=5, code_followups=told)
+
+    for part in parts:
+        valid(part.text)
+        assert not part.text.endswith(CODE_HEADING)
+    # Every line whole in exactly one message, in order, and told by that message only.
+    assert [pid for part in parts for pid in part.code_ids] == [p.id for p in told]
+    for part in parts:
+        lines = [line for line in part.text.split("\n") if line.startswith("• ")]
+        assert len(lines) == len(part.code_ids)
+        for line, paper_id in zip(lines, part.code_ids, strict=True):
+            assert line.endswith(f'">owner/repo-{int(paper_id[-5:])}</a>')
+    assert sum(CODE_HEADING in part.text for part in parts) == 1
+
+
+def test_a_pathological_late_code_line_still_fits_one_message() -> None:
+    from content.render import render_digest_parts
+
+    monstrous = late(
+        7,
+        title="&" * 5000,
+        url="https://example.com/" + "&" * 2000,
+        code_url="https://github.com/" + "&" * 2000,
+    )
+    parts = render_digest_parts([], day=DAY, tags=["mllm"], code_followups=[monstrous, late(8)])
+
+    for part in parts:
+        valid(part.text)
+    assert [pid for part in parts for pid in part.code_ids] == ["2412.00007", "2412.00008"]

@@ -11,13 +11,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, delete, inspect, select
+from sqlalchemy import Connection, delete, insert, inspect, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.chats import ChatWithTags, ensure_chat, get_chat, set_active, set_next_digest_at
 from storage.db import alembic_config, create_engine, create_sessionmaker, upgrade, upgrade_async
-from storage.models import Base, Chat
+from storage.models import Base, Chat, Delivery, Paper
 from storage.search import UNMAPPED_TABLES
 from storage.subscriptions import (
     AddResult,
@@ -451,3 +451,56 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
         "busy_timeout": 5000,
         "synchronous": 1,  # NORMAL
     }
+
+
+async def test_upgrading_counts_past_deliveries_as_having_shown_their_papers_code(
+    empty_db_url: str,
+) -> None:
+    # Nothing old is announced as «Код появился» after the upgrade that records code links.
+    await asyncio.to_thread(command.upgrade, alembic_config(empty_db_url), "0006")
+    now = dt.datetime(2024, 12, 20, 6, 0, tzinfo=dt.UTC)
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(Chat).values(
+                    id=1,
+                    type="private",
+                    language="ru",
+                    timezone="UTC",
+                    digest_time=dt.time(9, 0),
+                    created_at=now,
+                )
+            )
+            for paper_id, code_url in (
+                ("2412.00001", "https://github.com/o/r"),
+                ("2412.00002", None),
+            ):
+                await connection.execute(
+                    insert(Paper).values(
+                        id=paper_id,
+                        title="A paper",
+                        abstract="An abstract.",
+                        authors=["A. Author"],
+                        listed_on=now.date(),
+                        source="hf",
+                        url=f"https://huggingface.co/papers/{paper_id}",
+                        code_url=code_url,
+                        ingested_at=now,
+                        updated_at=now,
+                    )
+                )
+                await connection.execute(
+                    insert(Delivery).values(chat_id=1, paper_id=paper_id, delivered_at=now)
+                )
+        await upgrade_async(empty_db_url)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(Delivery.paper_id, Delivery.code_url_sent).order_by(Delivery.paper_id)
+            )
+            assert [tuple(row) for row in rows] == [
+                ("2412.00001", "https://github.com/o/r"),
+                ("2412.00002", None),
+            ]
+    finally:
+        await engine.dispose()

@@ -14,7 +14,7 @@ from storage import chats, digests, follows
 
 
 async def digest_now(update: Update, ctx: AppContext) -> None:
-    """Send what is new for this chat now; it counts as today's digest.
+    """Send what is new for this chat now, late code links included; it counts as today's digest.
 
     In groups and channels only administrators may: it takes the place of the morning digest.
     A weekly chat gets the week's best papers it has not received; its weekday stays.
@@ -28,8 +28,10 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         profiles = await follows.load_profiles(session=session, tags={chat.id: tags})
         wanted = profiles[chat.id]
         weekday = chat.digest_weekday
+        since = await digests.default_since(session=session)
         composed, week_from = None, None
-        if wanted.wants_anything:
+        followups: tuple[digests.CodeFollowup, ...] = ()
+        if wanted.wants_anything and since is not None:
             found, week_from = await compose_digests(
                 services,
                 session=session,
@@ -37,11 +39,15 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
                 weekly=() if weekday is None else (chat.id,),
             )
             composed = found.get(chat.id)
+            owed = await digests.code_followups(
+                session=session, chat_ids=[chat.id], since=since - digests.CODE_WINDOW
+            )
+            followups = owed.get(chat.id, ())
     if not wanted.wants_anything:
         await message.reply_html(texts.NOTHING_TO_DIGEST)
         return
     following = following_digest(now, chat.timezone, chat.digest_time, weekday)
-    if composed is None or not composed.papers:
+    if composed is None or (not composed.papers and not followups):
         await message.reply_html(texts.nothing_new(following, chat.timezone, now))
         return
     today = now.astimezone(zone(chat.timezone)).date()
@@ -66,6 +72,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         topics=wanted.topics,
         digest_format=DigestFormat(chat.digest_format),
         week_from=week_from,
+        code_followups=followups,
     )
     async with ctx.session() as session, session.begin():
         if claimed:
