@@ -301,7 +301,8 @@ async def test_added_to_a_channel_the_bot_writes_to_its_owner_privately_never_in
     assert await world.active(posting)
     for channel in (mute, posting):
         assert world.telegram.messages_to(channel) == []
-        assert [c for c in world.telegram.calls("sendMessage") if c.params["chat_id"] == channel] == []
+        sends = world.telegram.calls("sendMessage")
+        assert [c for c in sends if c.params["chat_id"] == channel] == []
 
 
 async def test_a_reply_refused_with_403_marks_the_chat_inactive_and_nothing_more_is_sent(
