@@ -26,7 +26,8 @@ DAY = dt.date(2024, 12, 19)
 NINE_IN_MOSCOW = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
 
 CHANNEL = -1001234567890
-OWNER, READER = 71, 73
+GROUP = -100500
+OWNER, ADMIN, READER = 71, 72, 73
 HEADER = "⚙️ Канал «ML Daily»:"
 
 
@@ -94,6 +95,7 @@ async def world(db_url: str) -> AsyncIterator[World]:
         settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url)
         telegram.set_chat_member_status(CHANNEL, OWNER, "creator")
         telegram.set_chat_member_status(CHANNEL, READER, "member")
+        telegram.set_chat_member_status(GROUP, ADMIN, "administrator")
         async with running_bot(settings, clock=clock) as app:
             world = World(telegram, clock, app)
             await world.say(OWNER, "/start")
@@ -216,3 +218,61 @@ async def test_the_settings_buttons_apply_to_the_channel_being_run(world: World)
         lambda: "✅ #agents" in str(world.telegram.message(OWNER, overview.message_id).reply_markup)
     )
     assert world.telegram.message(OWNER, overview.message_id).plain.startswith(HEADER)
+
+
+async def test_digest_run_from_the_private_chat_is_published_in_the_channel(world: World) -> None:
+    await world.choose(OWNER, "📢 ML Daily")
+    await world.say(OWNER, "/subscribe mllm")
+    await world.app.bot_data.services.ingestor.run([DAY], [Source.HF])
+
+    before = len(world.telegram.messages_to(OWNER))
+    world.telegram.send_text(OWNER, "/digest")
+    [done] = (await world.telegram.wait_for_messages(OWNER, before + 1))[before:]
+    assert done.plain == f"{HEADER}\n{texts.DIGEST_PUBLISHED}"
+    digest = world.sent_to_channel()
+    assert digest and "Дайджест на 19 декабря" in digest[0] and "#mllm" in digest[0]
+
+
+async def test_a_channel_that_removed_the_bot_can_no_longer_be_run(world: World) -> None:
+    await world.choose(OWNER, "📢 ML Daily")
+    # Removed, and the my_chat_member update not here yet: getChatMember already tells.
+    world.telegram.set_chat_member_status(CHANNEL, world.telegram.bot_id, "left")
+
+    reply = await world.say(OWNER, "/time 10:00")
+    assert "Управление каналом «ML Daily» прекращено" in reply.plain
+    listing = await world.say(OWNER, "/channels")
+    assert listing.plain == texts.CHANNELS_NONE
+
+
+async def test_a_group_admin_seen_at_work_there_can_run_it_from_a_private_chat(
+    world: World,
+) -> None:
+    world.telegram.send_text(
+        GROUP, "/subscribe agents", chat_type="supergroup", user_id=ADMIN, chat_title="Клуб"
+    )
+    await world.telegram.wait_for_messages(GROUP, 1)
+
+    assert await world.choose(ADMIN, "👥 Клуб") == ""
+    reply = await world.say(ADMIN, "/subscribe mllm")
+    assert reply.plain.startswith("⚙️ Группа «Клуб»:")
+    assert await world.tags_of(GROUP) == ["agents", "mllm"]
+
+
+async def test_the_chat_being_run_is_kept_across_a_restart(db_url: str) -> None:
+    clock = Clock(dt.datetime(2024, 12, 19, 5, 50, tzinfo=dt.UTC))
+    async with FakeTelegram(TOKEN) as telegram:
+        telegram.set_chat_member_status(CHANNEL, OWNER, "creator")
+        settings = make_settings(telegram, db_url)
+        async with running_bot(settings, clock=clock) as app:
+            world = World(telegram, clock, app)
+            await world.say(OWNER, "/start")
+            telegram.change_bot_membership(
+                CHANNEL, "administrator", chat_type="channel", user_id=OWNER, chat_title="ML Daily"
+            )
+            await telegram.wait_for_messages(OWNER, 2)  # the note about /channels
+            await world.choose(OWNER, "📢 ML Daily")
+        async with running_bot(settings, clock=clock) as app:
+            world = World(telegram, clock, app)
+            reply = await world.say(OWNER, "/subscribe mllm")
+            assert reply.plain.startswith(HEADER)
+            assert await world.tags_of(CHANNEL) == ["mllm"]

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, Forbidden
 from bot import texts
 from bot.context import AppContext
 from content.schedule import next_digest_at, zone
-from storage import chats, digests
+from storage import admins, chats, digests
 from storage.models import Chat
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,16 @@ async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[ChatUnit]:
             timezone=settings.default_timezone,
             digest_time=settings.default_digest_time,
         )
+        if managed is None and tg_chat.title and chat.title != tg_chat.title:
+            chat.title = tg_chat.title  # named in /channels
+        if (
+            managed is None
+            and user is not None
+            and tg_chat.type != ChatType.PRIVATE
+            and ctx.bot_data.admins.get((tg_chat.id, user.id))
+        ):
+            # An admin seen at work here is offered the chat in /channels later.
+            await admins.remember_admin(session=session, chat_id=tg_chat.id, user_id=user.id)
         yield ChatUnit(session, chat, tags)
 
 
