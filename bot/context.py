@@ -64,8 +64,21 @@ class BotData:
     admins: TTLCache[tuple[int, int], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class Managed:
+    """The group or channel a private chat runs (/channels), confirmed for this update."""
+
+    chat_id: int
+    chat_type: str
+    title: str
+
+
 class AppContext(CallbackContext[ExtBot[SendKind], dict[Any, Any], dict[Any, Any], BotData]):
     """CallbackContext with typed access to the services."""
+
+    # PTB builds one context per update and hands it to every handler group, so the check in
+    # group -1 (bot.handlers.channels.aim) reaches the settings handlers that follow it.
+    managed: Managed | None = None
 
     @property
     def services(self) -> Services:

@@ -33,6 +33,10 @@ class TagCallback:
     tag: str
 
 
+TAG_CALLBACK_PATTERN = rf"^({'|'.join(a.value for a in Action)}):"
+"""Any tag button (the tag handler itself takes every press the others leave)."""
+
+
 def encode(action: Action, tag: str) -> str:
     """Callback data for a tag button."""
     return f"{action.value}:{tag}"
@@ -180,6 +184,55 @@ def rhythm_keyboard(
         f"✅ {daily}" if current is None else daily, callback_data=encode_rhythm(None)
     )
     return InlineKeyboardMarkup([days, [every_day]])
+
+
+# --- /channels: which chat a private chat runs -------------------------------------------------
+
+_CHANNEL_PREFIX = "ch"
+# "ch:-1001234567890" is under 20 bytes; 0 means the user's own private chat.
+_BACK = 0
+
+CHANNEL_CALLBACK_PATTERN = rf"^{_CHANNEL_PREFIX}:"
+"""What the /channels button handler answers."""
+
+
+def encode_channel(chat_id: int | None) -> str:
+    """Callback data of a /channels button; None is «back to the private chat»."""
+    return f"{_CHANNEL_PREFIX}:{_BACK if chat_id is None else chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    """A decoded /channels press: the chat to run, or None for the private chat."""
+
+    chat_id: int | None
+
+
+def decode_channel(data: str | None) -> ChannelChoice | None:
+    """Parse a /channels button; anything unexpected gives None."""
+    prefix, _, value = (data or "").partition(":")
+    if prefix != _CHANNEL_PREFIX:
+        return None
+    try:
+        chat_id = int(value)
+    except ValueError:
+        return None
+    if chat_id == _BACK:
+        return ChannelChoice(None)
+    # Groups and channels have negative ids; anything else was not made by us.
+    return ChannelChoice(chat_id) if chat_id < 0 else None
+
+
+def channels_keyboard(
+    chats: Sequence[tuple[int, str]], *, back: str | None
+) -> InlineKeyboardMarkup | None:
+    """One button per (chat id, label), and the way back when a chat is being run."""
+    rows = [
+        [InlineKeyboardButton(label, callback_data=encode_channel(cid))] for cid, label in chats
+    ]
+    if back is not None:
+        rows.append([InlineKeyboardButton(back, callback_data=encode_channel(None))])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 # --- search result pages ------------------------------------------------------------------------

@@ -38,12 +38,6 @@ ADDED_TO_GROUP = (
     "или кнопками в /tags. Время дайджеста — /time, часовой пояс — /timezone, "
     "все команды — /help"
 )
-ADDED_TO_CHANNEL = (
-    f"👋 Привет! {_ABOUT}\n\n"
-    "Чтобы выбрать темы, опубликуйте в канале команду — например, "
-    "<code>/subscribe mllm agents</code>. Время дайджеста — <code>/time 09:00</code>, "
-    "часовой пояс — <code>/timezone Europe/Moscow</code>."
-)
 
 _HELP = """<b>Что я умею</b>
 
@@ -89,7 +83,11 @@ _HELP = """<b>Что я умею</b>
 /format <i>компактный</i> или <i>полный</i> — в компактном дайджесте краткое содержание \
 свёрнуто под названием и разворачивается нажатием
 /pause — приостановить дайджесты, подписки сохранятся
-/resume — снова присылать дайджесты"""
+/resume — снова присылать дайджесты
+
+<b>Каналы и группы</b>
+/channels — настроить канал или группу, где вы администратор, прямо отсюда: в сам канал \
+я публикую только дайджесты"""
 
 
 def help_text(feeds_url: str | None) -> str:
@@ -882,3 +880,90 @@ def similar_header(title: str) -> str:
     if len(title) > _MAX_SIMILAR_TITLE:
         title = title[: _MAX_SIMILAR_TITLE - 1].rstrip() + "…"
     return f"🔎 <b>Похожие на «{escape(title)}»</b>"
+
+
+# --- /channels: running a group or channel from a private chat ---------------------------------
+
+# A chat type's forms: (header, "к ...", "... управление ...", button mark).
+_CHAT_FORMS: dict[str, tuple[str, str, str, str]] = {
+    "channel": ("Канал", "каналу", "каналом", "📢"),
+    "group": ("Группа", "группе", "группой", "👥"),
+    "supergroup": ("Группа", "группе", "группой", "👥"),
+}
+
+
+def _forms(chat_type: str) -> tuple[str, str, str, str]:
+    return _CHAT_FORMS.get(chat_type, _CHAT_FORMS["group"])
+
+
+def chat_title(title: str | None, chat_id: int) -> str:
+    """A group's or channel's name as shown to its admin; plain text, not yet escaped."""
+    return title or f"чат {chat_id}"
+
+
+def managing_header(chat_type: str, title: str) -> str:
+    """The first line of every reply while a private chat runs a group or channel."""
+    return f"⚙️ {_forms(chat_type)[0]} «{escape(title)}»:"
+
+
+def channel_button(chat_type: str, title: str) -> str:
+    """A /channels button: the chat's kind as an emoji and its name."""
+    return f"{_forms(chat_type)[3]} {title}"
+
+
+CHANNELS_BACK_BUTTON = "↩️ Вернуться к личному чату"
+CHANNELS_PRIVATE_ONLY = (
+    "Команда /channels работает в личном чате со мной: там можно настроить канал или группу, "
+    "ничего не публикуя в них."
+)
+CHANNELS_NONE = (
+    "Я не нашёл каналов и групп, где вы администратор и где есть я.\n\n"
+    "Добавьте меня в канал администратором с правом публиковать сообщения (или в группу) "
+    "и снова откройте /channels."
+)
+MANAGING_STOPPED = "↩️ Команды снова относятся к вашему личному чату."
+MANAGING_STOPPED_SHORT = "Команды снова относятся к личному чату."
+CHANNEL_NOT_YOURS = "Вы не администратор этого чата, или меня в нём уже нет. Ничего не изменилось."
+CHANNEL_BUTTON_EXPIRED = "Эта кнопка устарела. Откройте список заново: /channels"
+DIGEST_PUBLISHED = "Дайджест опубликован."
+
+
+def channels_list(current: tuple[str, str] | None) -> str:
+    """/channels: what choosing a chat does; ``current`` is the (type, title) being run."""
+    text = (
+        "Выберите канал или группу, где вы администратор. Команды настроек — /subscribe, "
+        "/follow, /mute, /time, /timezone, /format, /pause, /mytags и другие — будут относиться "
+        "к выбранному чату, пока вы не вернётесь к личному. В сам канал я публикую только "
+        "дайджесты."
+    )
+    if current is not None:
+        chat_type, title = current
+        text += f"\n\nСейчас вы управляете: {_forms(chat_type)[2]} «{escape(title)}»."
+    return text
+
+
+def managing_started(chat_type: str, title: str) -> str:
+    """After choosing a chat in /channels."""
+    return (
+        f"⚙️ Теперь команды настроек относятся к {_forms(chat_type)[1]} «{escape(title)}». "
+        "Например: <code>/subscribe mllm</code>, /mytags, <code>/time 09:00</code>.\n\n"
+        "Вернуться к личному чату — кнопкой ниже или в /channels."
+    )
+
+
+def managing_lost(chat_type: str, title: str) -> str:
+    """The chat being run is out of reach: the user is no longer its admin, or the bot left."""
+    return (
+        f"⚠️ Управление {_forms(chat_type)[2]} «{escape(title)}» прекращено: вы больше не его "
+        "администратор, или меня там нет. Команды снова относятся к вашему личному чату. "
+        "Выбрать другой чат — /channels"
+    )
+
+
+def added_to_channel(title: str) -> str:
+    """Told privately to whoever added the bot to a channel: the channel itself gets nothing."""
+    return (
+        f"👋 Меня добавили в канал «{escape(title)}». {_ABOUT}\n\n"
+        "Настроить его можно прямо здесь, ничего не публикуя в канале: откройте /channels "
+        "и выберите канал."
+    )

@@ -9,7 +9,16 @@ from sqlalchemy import BigInteger, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_name, insert_ignoring_conflicts
-from storage.models import Chat, Delivery, DigestRun, Feedback, Follow, Subscription
+from storage.models import (
+    Chat,
+    ChatAdmin,
+    Delivery,
+    DigestRun,
+    Feedback,
+    Follow,
+    ManagedChat,
+    Subscription,
+)
 
 
 class ChatWithTags(NamedTuple):
@@ -144,7 +153,8 @@ async def lock_chat(*, session: AsyncSession, chat_id: int) -> None:
 async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bool:
     """Move a group that became a supergroup to its new id; False if there was nothing to move.
 
-    Subscriptions, follows, mutes, feedback, settings, delivery history and digest runs follow.
+    Subscriptions, follows, mutes, feedback, settings, delivery history, digest runs, the
+    remembered admins and the private chats that run it follow.
     If the new id is known already (its first message came before the news of the move), the
     old chat's settings win and both histories are kept.
     """
@@ -164,6 +174,7 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
         "active": old.active,
         "digest_format": old.digest_format,
         "digest_weekday": old.digest_weekday,
+        "title": old.title,
     }
     await session.execute(
         insert_ignoring_conflicts(session, Chat).values(
@@ -180,6 +191,10 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
                 ),
             )
         )
+    # Whoever ran the group from a private chat goes on running it under its new id.
+    await session.execute(
+        update(ManagedChat).where(ManagedChat.chat_id == old_id).values(chat_id=new_id)
+    )
     # ON DELETE CASCADE takes the old chat's rows with it.
     await session.execute(delete(Chat).where(Chat.id == old_id))
     session.expunge_all()
@@ -189,12 +204,18 @@ async def migrate_chat(*, session: AsyncSession, old_id: int, new_id: int) -> bo
 # What moves with a chat, by model: the columns besides chat_id (surrogate ids are left out).
 _CHAT_HISTORY: tuple[
     tuple[
-        type[Subscription] | type[Follow] | type[Feedback] | type[Delivery] | type[DigestRun],
+        type[Subscription]
+        | type[Follow]
+        | type[Feedback]
+        | type[Delivery]
+        | type[DigestRun]
+        | type[ChatAdmin],
         list[str],
     ],
     ...,
 ] = (
     (Subscription, ["tag", "created_at"]),
+    (ChatAdmin, ["user_id", "created_at"]),
     (Follow, ["kind", "key", "text", "created_at"]),
     (Feedback, ["paper_id", "vote", "weight", "created_at"]),
     (Delivery, ["paper_id", "delivered_at", "code_url_sent"]),

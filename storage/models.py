@@ -107,6 +107,35 @@ class Chat(Base):
     )
     # Weekly chats get one digest on this local weekday (Monday is 0); NULL means daily.
     digest_weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    # The group's or channel's title as last seen, to name it in a private chat that runs it.
+    title: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatAdmin(Base):
+    """A user who added the bot to a group or channel, or ran it from a private chat.
+
+    Only candidates for /channels: every use is confirmed with ``getChatMember`` first.
+    """
+
+    __tablename__ = "chat_admins"
+
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ManagedChat(Base):
+    """The group or channel a user's private chat currently runs (/channels)."""
+
+    __tablename__ = "managed_chats"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

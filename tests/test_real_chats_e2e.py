@@ -284,20 +284,25 @@ async def test_added_to_a_group_the_bot_tells_admins_how_to_subscribe(world: Wor
     assert chat is not None and chat.type == "supergroup" and chat.active
 
 
-async def test_added_to_a_channel_the_bot_greets_only_where_it_may_post(world: World) -> None:
+async def test_added_to_a_channel_the_bot_writes_to_its_owner_privately_never_in_the_channel(
+    world: World,
+) -> None:
     mute, posting = -1009000000001, -1009000000002
     world.telegram.change_bot_membership(
         mute, "administrator", chat_type="channel", user_id=OWNER, can_post=False
     )
     world.telegram.change_bot_membership(
-        posting, "administrator", chat_type="channel", user_id=OWNER
+        posting, "administrator", chat_type="channel", user_id=OWNER, chat_title="ML Daily"
     )
-    [hello] = await world.telegram.wait_for_messages(posting, 1)
-    assert "опубликуйте в канале команду" in hello.plain and "<code>" not in hello.plain
-    # The greeting comes after GREETING_DELAY: by then the mute channel's update was handled.
+    [hello] = await world.telegram.wait_for_messages(OWNER, 1)
+    assert "Меня добавили в канал «ML Daily»" in hello.plain and "/channels" in hello.plain
+    # The note comes after GREETING_DELAY: by then the mute channel's update was handled.
     assert not await world.active(mute)
-    assert world.telegram.messages_to(mute) == []
-    assert [c for c in world.telegram.calls("sendMessage") if c.params["chat_id"] == mute] == []
+    assert await world.active(posting)
+    for channel in (mute, posting):
+        assert world.telegram.messages_to(channel) == []
+        sends = world.telegram.calls("sendMessage")
+        assert [c for c in sends if c.params["chat_id"] == channel] == []
 
 
 async def test_a_reply_refused_with_403_marks_the_chat_inactive_and_nothing_more_is_sent(

@@ -19,6 +19,7 @@ from telegram.ext import (
 from bot import keyboards
 from bot.handlers import (
     admin,
+    channels,
     chat_settings,
     digest,
     fallback,
@@ -51,6 +52,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("format", "Формат дайджеста: /format компактный"),
     ("pause", "Приостановить дайджесты"),
     ("resume", "Снова присылать дайджесты"),
+    ("channels", "Настроить свой канал или группу отсюда"),
     ("help", "Все команды с примерами"),
 )
 
@@ -62,8 +64,15 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     only_new = (
         filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
     ) & ~filters.IS_AUTOMATIC_FORWARD
-    # Group -1 sees every update first and lets it through to the handlers below.
-    app.add_handler(TypeHandler(Update, observe.count_update), group=-1)
+    # Group -2 sees every update first and lets it through to the handlers below.
+    app.add_handler(TypeHandler(Update, observe.count_update), group=-2)
+    # Group -1: a private chat that runs a group or channel aims its settings commands and
+    # buttons there, once its admin's rights are confirmed (or stops them with the reason).
+    private = filters.ChatType.PRIVATE & only_new
+    app.add_handler(
+        CommandHandler(channels.MANAGED_COMMANDS, channels.aim, filters=private), group=-1
+    )
+    app.add_handler(CallbackQueryHandler(channels.aim, pattern=channels.MANAGED_BUTTONS), group=-1)
     app.add_handler(ChatMemberHandler(membership.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
     app.add_handler(CommandHandler("start", start.start, filters=only_new))
@@ -86,6 +95,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("format", chat_settings.set_format, filters=only_new))
     app.add_handler(CommandHandler("pause", chat_settings.pause, filters=only_new))
     app.add_handler(CommandHandler("resume", chat_settings.resume, filters=only_new))
+    app.add_handler(CommandHandler("channels", channels.list_channels, filters=only_new))
     # Not in COMMANDS: the menu is public, and to non-admins /stats is an unknown command.
     app.add_handler(CommandHandler("stats", admin.stats, filters=only_new))
     app.add_handler(
@@ -102,6 +112,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(
         CallbackQueryHandler(chat_settings.rhythm_button, pattern=keyboards.RHYTHM_CALLBACK_PATTERN)
+    )
+    app.add_handler(
+        CallbackQueryHandler(channels.choose, pattern=keyboards.CHANNEL_CALLBACK_PATTERN)
     )
     app.add_handler(CallbackQueryHandler(subscriptions.tag_button))
     app.add_handler(InlineQueryHandler(search.inline_query))

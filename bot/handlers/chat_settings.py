@@ -19,8 +19,10 @@ from telegram.error import BadRequest
 from bot import keyboards, texts
 from bot.context import AppContext
 from bot.handlers.common import (
+    answer,
     chat_unit,
     command_args,
+    headed,
     is_not_modified,
     refuse_non_admin,
     touch_chat,
@@ -97,19 +99,21 @@ async def _schedule_command(
     if not raw:
         now = ctx.services.now()
         chat, _ = await touch_chat(update, ctx)
-        await message.reply_html(usage(chat, now))
+        await answer(message, ctx, usage(chat, now))
         return
     if await refuse_non_admin(update, ctx):
         return
     change = parse(raw)
     if change is None:
         await touch_chat(update, ctx)
-        await message.reply_html(bad(raw))
+        await answer(message, ctx, bad(raw))
         return
     new = await _change_schedule(
         update, ctx, tz_name=change.tz_name, digest_time=change.digest_time
     )
-    await message.reply_html(
+    await answer(
+        message,
+        ctx,
         changed(
             digest_time=new.digest_time,
             tz_name=new.tz_name,
@@ -118,7 +122,7 @@ async def _schedule_command(
             paused=new.paused,
             subscribed=new.subscribed,
             weekday=new.weekday,
-        )
+        ),
     )
 
 
@@ -180,7 +184,7 @@ async def pause(update: Update, ctx: AppContext) -> None:
         was_paused = chat.paused
         if not was_paused:
             await chats.set_paused(session=session, chat_id=chat.id, paused=True)
-    await message.reply_html(texts.ALREADY_PAUSED if was_paused else texts.PAUSED)
+    await answer(message, ctx, texts.ALREADY_PAUSED if was_paused else texts.PAUSED)
 
 
 async def resume(update: Update, ctx: AppContext) -> None:
@@ -208,14 +212,16 @@ async def resume(update: Update, ctx: AppContext) -> None:
                 )
                 await chats.set_next_digest_at(session=session, chat_id=chat.id, when=next_at)
         tz_name = chat.timezone
-    await message.reply_html(
+    await answer(
+        message,
+        ctx,
         texts.resumed(
             was_paused=was_paused,
             next_at=next_at,
             tz_name=tz_name,
             now=now,
             subscribed=subscribed,
-        )
+        ),
     )
 
 
@@ -228,7 +234,7 @@ async def set_format(update: Update, ctx: AppContext) -> None:
     if not raw:
         chat, _ = await touch_chat(update, ctx)
         current = DigestFormat(chat.digest_format)
-        await message.reply_html(texts.format_usage(current), reply_markup=_buttons(current))
+        await answer(message, ctx, texts.format_usage(current), reply_markup=_buttons(current))
         return
     if await refuse_non_admin(update, ctx):
         return
@@ -236,10 +242,10 @@ async def set_format(update: Update, ctx: AppContext) -> None:
     if chosen is None:
         chat, _ = await touch_chat(update, ctx)
         current = DigestFormat(chat.digest_format)
-        await message.reply_html(texts.bad_format(raw), reply_markup=_buttons(current))
+        await answer(message, ctx, texts.bad_format(raw), reply_markup=_buttons(current))
         return
     changed = await _change_format(update, ctx, chosen)
-    await message.reply_html(texts.format_changed(chosen, changed=changed))
+    await answer(message, ctx, texts.format_changed(chosen, changed=changed))
 
 
 async def format_button(update: Update, ctx: AppContext) -> None:
@@ -260,7 +266,9 @@ async def format_button(update: Update, ctx: AppContext) -> None:
         return  # too old to edit
     try:
         await message.edit_text(
-            texts.format_usage(chosen), parse_mode="HTML", reply_markup=_buttons(chosen)
+            headed(ctx, texts.format_usage(chosen)),
+            parse_mode="HTML",
+            reply_markup=_buttons(chosen),
         )
     except BadRequest as exc:
         if not is_not_modified(exc):
@@ -290,7 +298,9 @@ async def set_weekly(update: Update, ctx: AppContext) -> None:
     raw = command_args(ctx).strip()
     if not raw:
         chat, _ = await touch_chat(update, ctx)
-        await message.reply_html(
+        await answer(
+            message,
+            ctx,
             texts.weekly_usage(chat.digest_weekday, chat.digest_time),
             reply_markup=_rhythm_buttons(chat.digest_weekday),
         )
@@ -300,11 +310,11 @@ async def set_weekly(update: Update, ctx: AppContext) -> None:
     weekday = parse_weekday(raw)
     if weekday is None:
         chat, _ = await touch_chat(update, ctx)
-        await message.reply_html(
-            texts.bad_weekday(raw), reply_markup=_rhythm_buttons(chat.digest_weekday)
+        await answer(
+            message, ctx, texts.bad_weekday(raw), reply_markup=_rhythm_buttons(chat.digest_weekday)
         )
         return
-    await message.reply_html(await _change_rhythm(update, ctx, weekday))
+    await answer(message, ctx, await _change_rhythm(update, ctx, weekday))
 
 
 async def set_daily(update: Update, ctx: AppContext) -> None:
@@ -312,7 +322,7 @@ async def set_daily(update: Update, ctx: AppContext) -> None:
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx):
         return
-    await message.reply_html(await _change_rhythm(update, ctx, None))
+    await answer(message, ctx, await _change_rhythm(update, ctx, None))
 
 
 async def rhythm_button(update: Update, ctx: AppContext) -> None:
@@ -333,7 +343,7 @@ async def rhythm_button(update: Update, ctx: AppContext) -> None:
         return  # too old to edit
     try:
         await message.edit_text(
-            reply, parse_mode="HTML", reply_markup=_rhythm_buttons(chosen.weekday)
+            headed(ctx, reply), parse_mode="HTML", reply_markup=_rhythm_buttons(chosen.weekday)
         )
     except BadRequest as exc:
         if not is_not_modified(exc):

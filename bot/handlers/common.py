@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 
 from bot import texts
 from bot.context import AppContext
 from content.schedule import next_digest_at, zone
-from storage import chats, digests
+from storage import admins, chats, digests
 from storage.models import Chat
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,34 @@ class ChatUnit(NamedTuple):
 async def chat_unit(update: Update, ctx: AppContext) -> AsyncIterator[ChatUnit]:
     """One unit of work for this update's chat; the chat row is created on first contact.
 
-    The chat's row is locked for the unit, so its settings and tags are current.
+    The chat's row is locked for the unit, so its settings and tags are current. When the
+    private chat runs a group or channel (/channels), the unit is that chat's.
     """
     tg_chat = update.effective_chat
     if tg_chat is None:
         raise ValueError("update has no chat")
     user = update.effective_user
     settings = ctx.settings
+    managed = ctx.managed
     async with ctx.session() as session, session.begin():
         chat, tags = await chats.ensure_chat(
             session=session,
-            chat_id=tg_chat.id,
-            chat_type=tg_chat.type,
-            language=user.language_code if user else None,
+            chat_id=managed.chat_id if managed else tg_chat.id,
+            chat_type=managed.chat_type if managed else tg_chat.type,
+            language=user.language_code if user and not managed else None,
             timezone=settings.default_timezone,
             digest_time=settings.default_digest_time,
         )
+        if managed is None and tg_chat.title and chat.title != tg_chat.title:
+            chat.title = tg_chat.title  # named in /channels
+        if (
+            managed is None
+            and user is not None
+            and tg_chat.type != ChatType.PRIVATE
+            and ctx.bot_data.admins.get((tg_chat.id, user.id))
+        ):
+            # An admin seen at work here is offered the chat in /channels later.
+            await admins.remember_admin(session=session, chat_id=tg_chat.id, user_id=user.id)
         yield ChatUnit(session, chat, tags)
 
 
@@ -100,6 +112,43 @@ async def is_chat_admin(ctx: AppContext, chat_id: int, user_id: int) -> bool:
     admin = member.status in _ADMIN_STATUSES
     ctx.bot_data.admins[(chat_id, user_id)] = admin
     return admin
+
+
+async def may_run(ctx: AppContext, chat_id: int, user_id: int) -> bool:
+    """Whether the user may run the chat from a private chat: an admin now, the bot still in it.
+
+    Asked of Telegram every time, never from the cache: this is the only check between a
+    private chat and a channel's settings.
+    """
+    try:
+        user = await ctx.bot.get_chat_member(chat_id, user_id)
+        bot = await ctx.bot.get_chat_member(chat_id, ctx.bot.id)
+    except (BadRequest, Forbidden) as exc:
+        # The chat is gone, or the bot may no longer look into it.
+        log.info("getChatMember(%s) refused: %s", chat_id, exc.message)
+        return False
+    admin = user.status in _ADMIN_STATUSES
+    ctx.bot_data.admins[(chat_id, user_id)] = admin
+    return admin and bot.status not in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+
+
+async def answer(
+    message: Message,
+    ctx: AppContext,
+    text: str,
+    *,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Reply in HTML; while the private chat runs a group or channel, the first line names it."""
+    await message.reply_html(headed(ctx, text), reply_markup=reply_markup)
+
+
+def headed(ctx: AppContext, text: str) -> str:
+    """The text, under a line naming the group or channel the private chat runs, if any."""
+    managed = ctx.managed
+    if managed is None:
+        return text
+    return f"{texts.managing_header(managed.chat_type, managed.title)}\n{text}"
 
 
 async def refuse_non_admin(

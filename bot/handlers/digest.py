@@ -7,7 +7,7 @@ from telegram import Update
 from bot import texts
 from bot.context import AppContext
 from bot.delivery import Deliverer, compose_digests, following_digest
-from bot.handlers.common import chat_unit, refuse_non_admin
+from bot.handlers.common import answer, chat_unit, refuse_non_admin
 from content.render import DigestFormat
 from content.schedule import zone
 from storage import chats, digests, follows
@@ -18,6 +18,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
 
     In groups and channels only administrators may: it takes the place of the morning digest.
     A weekly chat gets the week's best papers it has not received; its weekday stays.
+    From a private chat that runs a channel (/channels) the digest is published in the channel.
     """
     message = update.effective_message
     if message is None or await refuse_non_admin(update, ctx, reply=texts.DIGEST_ADMINS_ONLY):
@@ -44,11 +45,11 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
             )
             followups = owed.get(chat.id, ())
     if not wanted.wants_anything:
-        await message.reply_html(texts.NOTHING_TO_DIGEST)
+        await answer(message, ctx, texts.NOTHING_TO_DIGEST)
         return
     following = following_digest(now, chat.timezone, chat.digest_time, weekday)
     if composed is None or (not composed.papers and not followups):
-        await message.reply_html(texts.nothing_new(following, chat.timezone, now))
+        await answer(message, ctx, texts.nothing_new(following, chat.timezone, now))
         return
     today = now.astimezone(zone(chat.timezone)).date()
     async with ctx.session() as session, session.begin():
@@ -62,7 +63,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         status = await digests.run_status(session=session, chat_id=chat.id, local_date=today)
     if not claimed and status == digests.RUN_SENDING:
         # The scheduled digest is going out this very moment.
-        await message.reply_html(texts.DIGEST_IN_PROGRESS)
+        await answer(message, ctx, texts.DIGEST_IN_PROGRESS)
         return
     sent = await Deliverer(services, ctx.bot).send(
         chat.id,
@@ -87,4 +88,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         await chats.set_next_digest_at(session=session, chat_id=chat.id, when=following)
     if not sent:
         # The morning digest got there first, between composing and sending.
-        await message.reply_html(texts.nothing_new(following, chat.timezone, now))
+        await answer(message, ctx, texts.nothing_new(following, chat.timezone, now))
+    elif ctx.managed is not None:
+        # Run from a private chat, the digest went to the channel: say so where it was asked.
+        await answer(message, ctx, texts.DIGEST_PUBLISHED)

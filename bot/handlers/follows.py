@@ -12,7 +12,14 @@ from telegram.error import BadRequest
 
 from bot import keyboards, texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, is_not_modified, refuse_non_admin, schedule_first_digest
+from bot.handlers.common import (
+    answer,
+    chat_unit,
+    headed,
+    is_not_modified,
+    refuse_non_admin,
+    schedule_first_digest,
+)
 from content import matching, taxonomy
 from content.matching import AUTHOR, MAX_FOLLOW_CHARS, MAX_KEY_CHARS, MUTE_TAG, MUTE_WORD, WORD
 from storage import follows
@@ -117,7 +124,9 @@ async def _add(update: Update, ctx: AppContext, kind: str) -> None:
             over += result.over_limit
         if added and not muting:
             next_at = await schedule_first_digest(ctx, session=session, chat=chat)
-    await message.reply_html(
+    await answer(
+        message,
+        ctx,
         texts.follows_changed(
             what="mute" if muting else kind,
             added=added,
@@ -131,7 +140,7 @@ async def _add(update: Update, ctx: AppContext, kind: str) -> None:
             next_at=next_at,
             tz_name=chat.timezone,
             now=ctx.services.now(),
-        )
+        ),
     )
 
 
@@ -171,7 +180,7 @@ async def _remove(update: Update, ctx: AppContext, *, mutes: bool) -> None:
                 removed += [found.text for found in gone]
             else:
                 missing.append(item)
-    await message.reply_html(texts.follows_removed(removed=removed, missing=missing, mute=mutes))
+    await answer(message, ctx, texts.follows_removed(removed=removed, missing=missing, mute=mutes))
 
 
 async def _remove_author(session: AsyncSession, chat_id: int, name: str) -> list[FollowItem]:
@@ -208,14 +217,17 @@ async def _send_list(update: Update, ctx: AppContext, *, mutes: bool, usage: boo
             session=session, chat_id=chat.id, kinds=MUTE_KINDS if mutes else FOLLOW_KINDS
         )
     if usage:
-        await message.reply_html(texts.AUTHOR_USAGE)
+        await answer(message, ctx, texts.AUTHOR_USAGE)
         if not items:
             return
     if not items:
-        await message.reply_html(texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED)
+        await answer(message, ctx, texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED)
         return
-    await message.reply_html(
-        _list_text(ctx, items, mutes=mutes), reply_markup=keyboards.follows_keyboard(items)
+    await answer(
+        message,
+        ctx,
+        _list_text(ctx, items, mutes=mutes),
+        reply_markup=keyboards.follows_keyboard(items),
     )
 
 
@@ -271,13 +283,14 @@ async def remove_button(update: Update, ctx: AppContext) -> None:
     try:
         if items:
             await message.edit_text(
-                _list_text(ctx, items, mutes=mutes),
+                headed(ctx, _list_text(ctx, items, mutes=mutes)),
                 parse_mode="HTML",
                 reply_markup=keyboards.follows_keyboard(items),
             )
         else:
             await message.edit_text(
-                texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED, parse_mode="HTML"
+                headed(ctx, texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED),
+                parse_mode="HTML",
             )
     except BadRequest as exc:
         if not is_not_modified(exc):

@@ -8,14 +8,14 @@ from typing import cast
 
 from telegram import ChatMember, ChatMemberAdministrator, ChatMemberRestricted, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import JobQueue
 
 from bot import texts
 from bot.context import AppContext
 from bot.delivery import move_chat
 from bot.handlers.common import chat_unit, deactivate
-from storage import chats, subscriptions
+from storage import admins, chats, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,17 @@ async def my_chat_member(update: Update, ctx: AppContext) -> None:
         log.info("chat %s: the bot can no longer post there (%s)", chat.id, new.status)
         return
     # Unblocked, or added (again): the chat is reachable; chat_unit records and reactivates it.
-    async with chat_unit(update, ctx):
-        pass
+    async with chat_unit(update, ctx) as (session, _, _):
+        if chat.type != ChatType.PRIVATE:
+            await admins.set_title(session=session, chat_id=chat.id, title=chat.title)
+            # Whoever added the bot may run the chat from their private chat (/channels);
+            # getChatMember confirms it there, every time.
+            await admins.remember_admin(
+                session=session, chat_id=chat.id, user_id=change.from_user.id
+            )
     jobs = cast("JobQueue[AppContext] | None", ctx.job_queue)
     if chat.type != ChatType.PRIVATE and not _can_post(old, chat.type) and jobs is not None:
-        jobs.run_once(_greet, when=GREETING_DELAY, chat_id=chat.id)
+        jobs.run_once(_greet, when=GREETING_DELAY, chat_id=chat.id, user_id=change.from_user.id)
 
 
 def _can_post(member: ChatMember, chat_type: str) -> bool:
@@ -59,21 +65,32 @@ def _can_post(member: ChatMember, chat_type: str) -> bool:
 
 
 async def _greet(ctx: AppContext) -> None:
-    """Tell a group or channel that just added the bot how its admins subscribe it."""
+    """Tell a group that just added the bot how its admins subscribe it.
+
+    A channel gets nothing but digests: whoever added the bot is told, in their private chat,
+    how to set the channel up from there.
+    """
     job = ctx.job
     chat_id = job.chat_id if job is not None else None
-    if chat_id is None:
+    if job is None or chat_id is None:
         return
     async with ctx.session() as session:
         chat = await chats.get_chat(session=session, chat_id=chat_id)
         tags = await subscriptions.list_tags(session=session, chat_id=chat_id)
     if chat is None or not chat.active or tags:
         return  # gone again, or an upgraded group that brought its subscriptions along
-    text = texts.ADDED_TO_CHANNEL if chat.type == ChatType.CHANNEL else texts.ADDED_TO_GROUP
+    to, text = chat_id, texts.ADDED_TO_GROUP
+    if chat.type == ChatType.CHANNEL:
+        if job.user_id is None:
+            return
+        to, text = job.user_id, texts.added_to_channel(texts.chat_title(chat.title, chat.id))
     try:
-        await ctx.bot.send_message(chat_id, text)
+        await ctx.bot.send_message(to, text)
     except Forbidden:
-        await deactivate(ctx, chat_id)
+        # A group that left, or an owner who never started the bot (then nothing is lost).
+        await deactivate(ctx, to)
+    except BadRequest as exc:
+        log.info("no greeting for chat %s: %s", to, exc.message)
 
 
 async def migrated(update: Update, ctx: AppContext) -> None:

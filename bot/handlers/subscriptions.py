@@ -8,8 +8,10 @@ from telegram.error import BadRequest
 from bot import keyboards, texts
 from bot.context import AppContext
 from bot.handlers.common import (
+    answer,
     chat_unit,
     command_args,
+    headed,
     is_not_modified,
     refuse_non_admin,
     schedule_first_digest,
@@ -29,7 +31,7 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
     resolution = taxonomy.resolve_tags(command_args(ctx))
     if resolution.is_empty:
         # No arguments, or nothing that could be a tag (say, only emoji or punctuation).
-        await message.reply_html(texts.SUBSCRIBE_USAGE)
+        await answer(message, ctx, texts.SUBSCRIBE_USAGE)
         await send_tags_overview(update, ctx)
         return
     settings = ctx.settings
@@ -59,7 +61,7 @@ async def subscribe(update: Update, ctx: AppContext) -> None:
     shown = unknown[: texts.MAX_UNKNOWN_SHOWN]
     suggestions = list(dict.fromkeys(s for _, s in shown if s))
     markup = keyboards.suggestions_keyboard(suggestions) if suggestions else None
-    await message.reply_html(text, reply_markup=markup)
+    await answer(message, ctx, text, reply_markup=markup)
 
 
 async def unsubscribe(update: Update, ctx: AppContext) -> None:
@@ -78,11 +80,14 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
             current = [t for t in before if t not in removed]
     if resolution.is_empty:
         if current:
-            await message.reply_html(
-                texts.UNSUBSCRIBE_PICK, reply_markup=keyboards.unsubscribe_keyboard(current)
+            await answer(
+                message,
+                ctx,
+                texts.UNSUBSCRIBE_PICK,
+                reply_markup=keyboards.unsubscribe_keyboard(current),
             )
         else:
-            await message.reply_html(texts.NOTHING_TO_UNSUBSCRIBE)
+            await answer(message, ctx, texts.NOTHING_TO_UNSUBSCRIBE)
         return
     text = texts.unsubscribed(
         removed=removed,
@@ -90,7 +95,7 @@ async def unsubscribe(update: Update, ctx: AppContext) -> None:
         unknown=[(u.raw, u.suggestion) for u in resolution.unknown],
         remaining=current,
     )
-    await message.reply_html(text)
+    await answer(message, ctx, text)
 
 
 async def send_tags_overview(update: Update, ctx: AppContext) -> None:
@@ -100,7 +105,9 @@ async def send_tags_overview(update: Update, ctx: AppContext) -> None:
         return
     async with chat_unit(update, ctx) as (session, _, mine):
         counts = await papers.count_by_tag(session=session)
-    await message.reply_html(
+    await answer(
+        message,
+        ctx,
         texts.tags_overview(subscribed=mine, paper_counts=counts),
         reply_markup=keyboards.all_tags_keyboard(mine),
     )
@@ -113,7 +120,9 @@ async def mytags(update: Update, ctx: AppContext) -> None:
         return
     async with chat_unit(update, ctx) as (session, chat, tags):
         followed = await follows.list_follows(session=session, chat_id=chat.id, kinds=KINDS)
-    await message.reply_html(
+    await answer(
+        message,
+        ctx,
         texts.mytags(
             tags=tags,
             follows=[(item.kind, item.text) for item in followed],
@@ -124,7 +133,7 @@ async def mytags(update: Update, ctx: AppContext) -> None:
             next_at=chat.next_digest_at,
             digest_format=DigestFormat(chat.digest_format),
             weekday=chat.digest_weekday,
-        )
+        ),
     )
 
 
@@ -166,18 +175,24 @@ async def tag_button(update: Update, ctx: AppContext) -> None:
     if not isinstance(message, Message):
         return  # too old to edit: Telegram no longer tells us its content
     try:
-        await _refresh(message, pressed.action, pressed.tag, mine, counts)
+        await _refresh(message, pressed.action, pressed.tag, mine, counts, ctx=ctx)
     except BadRequest as exc:
         if not is_not_modified(exc):
             raise
 
 
 async def _refresh(
-    message: Message, action: Action, tag: str, mine: list[str], counts: dict[str, int]
+    message: Message,
+    action: Action,
+    tag: str,
+    mine: list[str],
+    counts: dict[str, int],
+    *,
+    ctx: AppContext,
 ) -> None:
     if action is Action.TOGGLE_ALL:
         await message.edit_text(
-            texts.tags_overview(subscribed=mine, paper_counts=counts),
+            headed(ctx, texts.tags_overview(subscribed=mine, paper_counts=counts)),
             parse_mode="HTML",
             reply_markup=keyboards.all_tags_keyboard(mine),
         )
@@ -193,7 +208,7 @@ async def _refresh(
     elif mine:
         await message.edit_reply_markup(keyboards.unsubscribe_keyboard(mine))
     else:
-        await message.edit_text(texts.NOTHING_TO_UNSUBSCRIBE, parse_mode="HTML")
+        await message.edit_text(headed(ctx, texts.NOTHING_TO_UNSUBSCRIBE), parse_mode="HTML")
 
 
 def _other_suggestions(message: Message, exclude: set[str]) -> list[str]:
