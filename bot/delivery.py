@@ -340,36 +340,30 @@ class Deliverer:
         today = self._services.now().astimezone(tz).date()
         status, error = "done", None
         digest_format = DigestFormat(chat.digest_format)
+
+        async def send_to(target: int, target_run: Run) -> int:
+            return await self.send(
+                target,
+                chat.tags,
+                digest,
+                today,
+                run=target_run,
+                topics=topics,
+                digest_format=digest_format,
+                week_from=week_from,
+                code_followups=followups,
+            )
+
         try:
             try:
-                sent = await self.send(
-                    chat_id,
-                    chat.tags,
-                    digest,
-                    today,
-                    run=run,
-                    topics=topics,
-                    digest_format=digest_format,
-                    week_from=week_from,
-                    code_followups=followups,
-                )
+                sent = await send_to(chat_id, run)
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
                 # the new id, and the digest goes on there after what was delivered.
                 chat_id = moved.new_chat_id
                 await move_chat(self._services, old_id=chat.chat_id, new_id=chat_id)
                 run = replace(run, chat_id=chat_id)
-                sent = await self.send(
-                    chat_id,
-                    chat.tags,
-                    digest,
-                    today,
-                    run=run,
-                    topics=topics,
-                    digest_format=digest_format,
-                    week_from=week_from,
-                    code_followups=followups,
-                )
+                sent = await send_to(chat_id, run)
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
             report.sent_chats += 1

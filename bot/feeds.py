@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
 
+from bot.web import WebServer
 from content import taxonomy
 from content.feeds import MEDIA_TYPE, build_feed, feed_path
 from storage import feeds as stored
 from storage.feeds import FeedVersion
-
-log = logging.getLogger(__name__)
 
 
 class Feeds:
@@ -74,32 +70,13 @@ class _FeedHandler(RequestHandler):
         self.finish(body)
 
 
-class FeedServer:
-    """The public HTTP server of the feeds; started in post_init, stopped in post_shutdown."""
+class FeedServer(WebServer):
+    """The public HTTP server of the feeds."""
 
     def __init__(self, *, feeds: Feeds, listen: str, port: int) -> None:
         # Only this route: everything else, /metrics and /healthz included, is a 404.
-        self._app = Application(
+        app = Application(
             [(r"/feeds/([a-z0-9_]+)\.atom", _FeedHandler, {"feeds": feeds})],
             log_function=lambda handler: None,  # readers poll; a request is not news
         )
-        self._listen = listen
-        self._port = port
-        self._server: HTTPServer | None = None
-        self.port: int | None = None
-
-    async def start(self) -> None:
-        """Listen on the configured address; port 0 picks a free one (see ``port``)."""
-        sockets = bind_sockets(self._port, self._listen)
-        self._server = HTTPServer(self._app)
-        self._server.add_sockets(sockets)
-        self.port = int(sockets[0].getsockname()[1])
-        log.info("atom feeds on %s:%d", self._listen, self.port)
-
-    async def stop(self) -> None:
-        """Stop listening and close open connections."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.stop()
-        await server.close_all_connections()
+        super().__init__(app, name="atom feeds", listen=listen, port=port)

@@ -14,11 +14,10 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from bot.metrics import Metrics
+from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -113,36 +112,17 @@ class _MetricsHandler(RequestHandler):
         self.finish(generate_latest(self._metrics.registry))
 
 
-class MonitoringServer:
-    """The HTTP server of /healthz and /metrics; started in post_init, stopped in post_shutdown."""
+class MonitoringServer(WebServer):
+    """The HTTP server of /healthz and /metrics; never public."""
 
     def __init__(
         self, *, metrics: Metrics, check: Callable[[], Awaitable[Health]], listen: str, port: int
     ) -> None:
-        self._app = Application(
+        app = Application(
             [
                 (r"/healthz", _HealthHandler, {"check": check}),
                 (r"/metrics", _MetricsHandler, {"metrics": metrics}),
             ],
             log_function=lambda handler: None,  # probes every few seconds are not news
         )
-        self._listen = listen
-        self._port = port
-        self._server: HTTPServer | None = None
-        self.port: int | None = None
-
-    async def start(self) -> None:
-        """Listen on the configured address; port 0 picks a free one (see ``port``)."""
-        sockets = bind_sockets(self._port, self._listen)
-        self._server = HTTPServer(self._app)
-        self._server.add_sockets(sockets)
-        self.port = int(sockets[0].getsockname()[1])
-        log.info("health and metrics on %s:%d", self._listen, self.port)
-
-    async def stop(self) -> None:
-        """Stop listening and close open connections."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.stop()
-        await server.close_all_connections()
+        super().__init__(app, name="health and metrics", listen=listen, port=port)
