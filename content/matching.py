@@ -181,15 +181,19 @@ class Reason:
     words: tuple[str, ...] = ()  # the followed phrases, as typed
     authors: tuple[str, ...] = ()  # the paper's authors that matched, as the paper names them
     similar: bool = False  # close to what the chat liked (feedback ranking)
+    _line: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once with the reason: compose shares reasons between the chats of a profile,
+        # and looking a line up by the reason's hash costs more than keeping it.
+        object.__setattr__(self, "_line", _line(self))
 
     def line(self) -> str:
         """The Russian plain-text line, without its 📌: "#mllm · «watermark» · автор: …"."""
-        return _line(self)
+        return self._line
 
 
-@lru_cache(maxsize=65536)
 def _line(reason: Reason) -> str:
-    # Cached: a broadcast shows the same few thousand reasons to a hundred thousand chats.
     parts: list[str] = []
     if reason.tags:
         parts.append(" ".join(f"#{tag}" for tag in reason.tags))
