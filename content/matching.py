@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
+
+import numpy as np
 
 from content import search
 
@@ -254,6 +256,14 @@ class Matcher:
 
     def matching(self, wanted: Profile) -> list[int]:
         """Positions of the papers the profile brings, best first; mutes win over all."""
+        return _bits(self._brought(wanted))
+
+    def others(self, wanted: Profile) -> list[int]:
+        """Positions of the papers the profile neither brings nor mutes: suggestion material."""
+        everything = (1 << len(self.papers)) - 1
+        return _bits(everything & ~self._brought(wanted) & ~self._muted(wanted))
+
+    def _brought(self, wanted: Profile) -> int:
         found = 0
         for tag in wanted.tags:
             found |= self._tag_masks.get(tag, 0)
@@ -263,13 +273,7 @@ class Matcher:
             found |= self._author_mask(author)
         if found:
             found &= ~self._muted(wanted)
-        return list(_bits(found))
-
-    def others(self, wanted: Profile) -> list[int]:
-        """Positions of the papers the profile neither brings nor mutes: suggestion material."""
-        everything = (1 << len(self.papers)) - 1
-        brought = sum(1 << position for position in self.matching(wanted))
-        return list(_bits(everything & ~brought & ~self._muted(wanted)))
+        return found
 
     def _muted(self, wanted: Profile) -> int:
         muted = 0
@@ -377,9 +381,12 @@ class Matcher:
         return self._name_masks
 
 
-def _bits(mask: int) -> Iterator[int]:
+def _bits(mask: int) -> list[int]:
     """Positions of the set bits, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
+    if not mask:
+        return []
+    # numpy reads the bits at C speed: a profile's few hundred papers cost microseconds, where
+    # peeling the lowest bit off a Python int made a new int for every paper.
+    raw = np.frombuffer(mask.to_bytes((mask.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    positions: list[int] = np.flatnonzero(np.unpackbits(raw, bitorder="little")).tolist()
+    return positions
