@@ -613,8 +613,10 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+@functools.lru_cache(maxsize=4096)
 def _hashtag(tag: str) -> str:
     """A tag as an escaped hashtag, "" for a blank one; clipped if unreasonably long."""
+    # Cached: every digest header names its chat's few tags, out of a fixed taxonomy.
     clean = _clean(tag)
     return _esc(hashtag(_clip(clean, _MAX_TAG_CHARS))) if clean else ""
 
