@@ -460,8 +460,8 @@ def _block(paper: PaperView, prefix: str, limit: int, *, folded: bool = False) -
     # built once per paper and position, and the line added.
     block, size = _full_block(paper, prefix, folded)
     if paper.why:
-        line = _why_line(paper.why)
-        block, size = block + line, size + _len(line)
+        line, length = _why_line(paper.why)
+        block, size = block + line, size + length
     if size <= limit:
         return block, size
     block = _fit_block(paper, prefix, paper.summary, limit, why=paper.why, folded=folded)
@@ -469,9 +469,10 @@ def _block(paper: PaperView, prefix: str, limit: int, *, folded: bool = False) -
 
 
 @functools.lru_cache(maxsize=16384)
-def _why_line(why: str) -> str:
-    """The 📌 line as it ends a block, with its line break."""
-    return "\n" + _esc(_WHY_MARK + _clip(_clean(why), _MAX_WHY))
+def _why_line(why: str) -> tuple[str, int]:
+    """The 📌 line as it ends a block, with its line break, and its length."""
+    line = "\n" + _esc(_WHY_MARK + _clip(_clean(why), _MAX_WHY))
+    return line, _len(line)
 
 
 @functools.lru_cache(maxsize=16384)
