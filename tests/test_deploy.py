@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.fake_telegram import FakeTelegram
-from tests.harness import TOKEN, free_port, make_settings, running_bot
+from tests.harness import TOKEN, WEBHOOK_SECRET, free_port, make_settings, running_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,6 +110,54 @@ def test_compose_runs_the_bot_after_a_healthy_postgres():
     assert "@postgres:5432/" in bot["environment"]["DATABASE_URL"]
     assert bot["build"] == "."
     assert any(volume.endswith(":/data") for volume in bot["volumes"])
+
+
+def test_compose_runs_several_bots_behind_one_proxy_for_the_webhook():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    bot, proxy = services["bot"], services["proxy"]
+    # `--scale bot=3` needs every host port of the bot to be a range, one port per replica.
+    for published in bot["ports"]:
+        host_port = published.rsplit(":", 2)[-2]
+        first, _, last = host_port.partition("-")
+        assert last and int(last) - int(first) >= 2, published
+    assert "container_name" not in bot
+    assert bot["environment"]["WEBHOOK_PORT"] == "8443"  # where the Caddyfile forwards
+    assert proxy["ports"] == ["127.0.0.1:8443:8443"]
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+
+
+async def test_telegram_reaches_the_bot_through_the_compose_proxy(db_url):
+    """deploy/Caddyfile, run as it is: plain HTTP in, the update reaches a replica, it answers."""
+    if shutil.which("caddy") is None:
+        pytest.skip("caddy is not installed here")
+    bot_port, proxy_port = free_port(), free_port()
+    caddyfile = ROOT / "deploy" / "Caddyfile"
+    env = {**os.environ, "PROXY_PORT": str(proxy_port), "BOT_HOST": "localhost"}
+    env["BOT_PORT"] = str(bot_port)
+    async with FakeTelegram(TOKEN) as fake:
+        settings = make_settings(
+            fake,
+            db_url,
+            webhook_url="https://bot.example.org/telegram/updates",
+            webhook_secret=WEBHOOK_SECRET,
+            webhook_listen="127.0.0.1",
+            webhook_port=bot_port,
+        )
+        proxy = await asyncio.create_subprocess_exec(
+            "caddy", "run", "--adapter", "caddyfile", "--config", str(caddyfile),
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            async with running_bot(settings):
+                fake.webhook_upstream = f"http://127.0.0.1:{proxy_port}"
+                fake.send_text(7001, "/start")
+                await fake.wait_until(lambda: fake.messages_to(7001), 30)
+                assert fake.messages_to(7001)[0].text.startswith("👋")
+        finally:
+            proxy.terminate()
+            await proxy.wait()
+        assert fake.calls("getUpdates") == []
+        assert {status for _, status in fake.webhook_pushes} == {200}
 
 
 def _docker_compose() -> list[str] | None:
