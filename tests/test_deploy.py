@@ -151,7 +151,7 @@ async def test_telegram_reaches_the_bot_through_the_compose_proxy(db_url):
             async with running_bot(settings):
                 fake.webhook_upstream = f"http://127.0.0.1:{proxy_port}"
                 fake.send_text(7001, "/start")
-                await fake.wait_until(lambda: fake.messages_to(7001), 30)
+                await fake.wait_until(lambda: bool(fake.messages_to(7001)), 30)
                 assert fake.messages_to(7001)[0].text.startswith("👋")
         finally:
             proxy.terminate()
