@@ -1248,6 +1248,42 @@ class FakeTelegram(FakeServer):
         kind = "channel_post" if chat_type == "channel" else "message"
         return self._enqueue(kind, message, chat_id)
 
+    async def reply_to(self, chat_id: int, text: str, **kwargs: Any) -> SentMessage:
+        """A user writes ``text`` (as :meth:`send_text`); the bot's next message in the chat."""
+        before = len(self.messages_to(chat_id))
+        self.send_text(chat_id, text, **kwargs)
+        return (await self.wait_for_messages(chat_id, before + 1))[before]
+
+    async def replies_to(self, chat_id: int, text: str, **kwargs: Any) -> list[SentMessage]:
+        """A user writes ``text``; every message the bot sends back until it falls silent."""
+        before = len(self.messages_to(chat_id))
+        self.send_text(chat_id, text, **kwargs)
+        await self.wait_for_messages(chat_id, before + 1)
+        count = 0
+        while count != len(self.messages_to(chat_id)):  # a long digest takes several messages
+            count = len(self.messages_to(chat_id))
+            await asyncio.sleep(0.3)
+        return self.messages_to(chat_id)[before:]
+
+    async def answer_to_press(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int | None = None,
+        check_button: bool = True,
+    ) -> CallbackAnswer:
+        """A user presses a button (as :meth:`press_button`); the bot's answer to the press."""
+        query_id = self.press_button(
+            chat_id, message_id, data, user_id=user_id, check_button=check_button
+        )
+        await self.wait_until(
+            lambda: any(a.callback_query_id == query_id for a in self.callback_answers)
+        )
+        [answer] = [a for a in self.callback_answers if a.callback_query_id == query_id]
+        return answer
+
     def press_button(
         self,
         chat_id: int,

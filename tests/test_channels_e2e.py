@@ -44,21 +44,15 @@ class World:
 
     async def say(self, chat_id: int, text: str) -> SentMessage:
         """Write in one's private chat; the bot's next message there."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text)
-        return (await self.telegram.wait_for_messages(chat_id, before + 1))[before]
+        return await self.telegram.reply_to(chat_id, text)
 
     async def press(
         self, chat_id: int, message: SentMessage, data: str, *, check_button: bool = True
     ) -> str:
         """Press a button in one's private chat; the text of the bot's answer to the press."""
-        query_id = self.telegram.press_button(
+        answer = await self.telegram.answer_to_press(
             chat_id, message.message_id, data, user_id=chat_id, check_button=check_button
         )
-        await self.telegram.wait_until(
-            lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
-        )
-        [answer] = [a for a in self.telegram.callback_answers if a.callback_query_id == query_id]
         return answer.text or ""
 
     async def choose(self, chat_id: int, label: str) -> str:

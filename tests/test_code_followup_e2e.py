@@ -7,7 +7,6 @@ shows it: the paper's item gains a ``githubRepo`` at a later ingest of the same 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -43,20 +42,11 @@ class World:
 
     async def say(self, text: str, chat_id: int = READER) -> SentMessage:
         """Write in the chat; the bot's next message there."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text)
-        return (await self.telegram.wait_for_messages(chat_id, before + 1))[before]
+        return await self.telegram.reply_to(chat_id, text)
 
     async def digest(self, chat_id: int = READER) -> list[SentMessage]:
         """Ask for /digest; every message the bot sends in answer."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, "/digest")
-        await self.telegram.wait_for_messages(chat_id, before + 1)
-        count = 0
-        while count != len(self.telegram.messages_to(chat_id)):
-            count = len(self.telegram.messages_to(chat_id))
-            await asyncio.sleep(0.3)
-        return self.telegram.messages_to(chat_id)[before:]
+        return await self.telegram.replies_to(chat_id, "/digest")
 
     async def code_appears(self, paper_id: str, repo: str) -> None:
         """HF lists the day again, now with the paper's repository, and the bot ingests it."""

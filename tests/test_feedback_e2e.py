@@ -41,9 +41,7 @@ class World:
     app: DigestApp
 
     async def say(self, chat_id: int, text: str, **kwargs: object) -> SentMessage:
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text, **kwargs)  # type: ignore[arg-type]
-        return (await self.telegram.wait_for_messages(chat_id, before + 1))[before]
+        return await self.telegram.reply_to(chat_id, text, **kwargs)
 
     async def digest(self, chat_id: int, **kwargs: object) -> list[SentMessage]:
         """Subscribe to #mllm and ask for the digest; its messages."""
@@ -83,17 +81,13 @@ class World:
         """
         state = self.telegram.message(chat_id, message.message_id)
         edits = state.edits
-        query_id = self.telegram.press_button(
+        answer = await self.telegram.answer_to_press(
             chat_id,
             message.message_id,
             data if data is not None else self.data(chat_id, message, label),
             user_id=user_id,
             check_button=data is None,
         )
-        await self.telegram.wait_until(
-            lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
-        )
-        [answer] = [a for a in self.telegram.callback_answers if a.callback_query_id == query_id]
         if edit and not answer.show_alert:
             await self.telegram.wait_until(lambda: state.edits > edits, timeout=1)
         return answer.text or "", answer.show_alert

@@ -69,14 +69,7 @@ class World:
 
     async def say(self, chat_id: int, text: str) -> list[SentMessage]:
         """Write in the chat; every message the bot sends back until it falls silent."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text)
-        await self.telegram.wait_for_messages(chat_id, before + 1)
-        count = 0
-        while count != len(self.telegram.messages_to(chat_id)):
-            count = len(self.telegram.messages_to(chat_id))
-            await asyncio.sleep(0.3)
-        return self.telegram.messages_to(chat_id)[before:]
+        return await self.telegram.replies_to(chat_id, text)
 
     async def ingest(self, day: dt.date, items: list[dict[str, Any]]) -> None:
         self.sources.hf_days[day] = items
@@ -100,11 +93,9 @@ class World:
         raise AssertionError(f"no such button under the message: {markup}")
 
     async def tap(self, chat_id: int, message: SentMessage, data: str) -> str:
-        query_id = self.telegram.press_button(chat_id, message.message_id, data, user_id=chat_id)
-        await self.telegram.wait_until(
-            lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
+        answer = await self.telegram.answer_to_press(
+            chat_id, message.message_id, data, user_id=chat_id
         )
-        [answer] = [a for a in self.telegram.callback_answers if a.callback_query_id == query_id]
         await asyncio.sleep(0.2)  # the keyboard's edit
         return answer.text or ""
 

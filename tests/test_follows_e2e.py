@@ -7,7 +7,6 @@ multimodal video paper by Yann Dubois added (tests/fixtures/README.md).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -58,29 +57,17 @@ class World:
 
     async def say(self, text: str, chat_id: int = USER, **kwargs: object) -> SentMessage:
         """Write in the chat; the bot's next message there."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text, **kwargs)  # type: ignore[arg-type]
-        return (await self.telegram.wait_for_messages(chat_id, before + 1))[before]
+        return await self.telegram.reply_to(chat_id, text, **kwargs)
 
     async def digest(self, chat_id: int = USER, **kwargs: object) -> list[SentMessage]:
         """Ask for /digest; the messages of the digest (one usually)."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, "/digest", **kwargs)  # type: ignore[arg-type]
-        await self.telegram.wait_for_messages(chat_id, before + 1)
-        # A long digest takes more than one message: wait until no more come.
-        count = 0
-        while count != len(self.telegram.messages_to(chat_id)):
-            count = len(self.telegram.messages_to(chat_id))
-            await asyncio.sleep(0.3)
-        return self.telegram.messages_to(chat_id)[before:]
+        return await self.telegram.replies_to(chat_id, "/digest", **kwargs)
 
     async def press(self, chat_id: int, message: SentMessage, data: str, user_id: int) -> str:
         """Press a button; the text of the bot's answer to the press."""
-        query_id = self.telegram.press_button(chat_id, message.message_id, data, user_id=user_id)
-        await self.telegram.wait_until(
-            lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
+        answer = await self.telegram.answer_to_press(
+            chat_id, message.message_id, data, user_id=user_id
         )
-        [answer] = [a for a in self.telegram.callback_answers if a.callback_query_id == query_id]
         return answer.text or ""
 
     async def paper(self, paper_id: str) -> Paper:

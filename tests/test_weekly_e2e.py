@@ -66,9 +66,7 @@ class World:
 
     async def say(self, text: str, chat_id: int = READER, **kwargs: object) -> SentMessage:
         """Write in the chat; the bot's next message there."""
-        before = len(self.telegram.messages_to(chat_id))
-        self.telegram.send_text(chat_id, text, **kwargs)  # type: ignore[arg-type]
-        return (await self.telegram.wait_for_messages(chat_id, before + 1))[before]
+        return await self.telegram.reply_to(chat_id, text, **kwargs)
 
     async def at(self, when: dt.datetime, *chat_ids: int) -> dict[int, list[SentMessage]]:
         """Move the clock and tick; what each chat received."""
@@ -87,11 +85,9 @@ class World:
 
     async def press(self, chat_id: int, message: SentMessage, data: str, user_id: int) -> str:
         """Press a button; the text of the bot's answer to the press."""
-        query_id = self.telegram.press_button(chat_id, message.message_id, data, user_id=user_id)
-        await self.telegram.wait_until(
-            lambda: any(a.callback_query_id == query_id for a in self.telegram.callback_answers)
+        answer = await self.telegram.answer_to_press(
+            chat_id, message.message_id, data, user_id=user_id
         )
-        [answer] = [a for a in self.telegram.callback_answers if a.callback_query_id == query_id]
         return answer.text or ""
 
     async def weekday(self, chat_id: int) -> int | None:

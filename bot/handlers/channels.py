@@ -8,14 +8,13 @@ otherwise the choice is dropped and the user told why.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, MaybeInaccessibleMessage, Message, Update, User
+from telegram import InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ChatType
-from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
 from bot import keyboards, texts
 from bot.context import AppContext, Managed
-from bot.handlers.common import is_not_modified, may_run
+from bot.handlers.common import edit_in_place, may_run
 from storage import admins
 from storage.models import Chat
 
@@ -109,7 +108,7 @@ async def choose(update: Update, ctx: AppContext) -> None:
         async with ctx.session() as session, session.begin():
             await admins.set_managed(session=session, user_id=user.id, chat_id=None)
         await query.answer(texts.MANAGING_STOPPED_SHORT)
-        await _edit(query.message, texts.MANAGING_STOPPED, None)
+        await edit_in_place(query.message, texts.MANAGING_STOPPED, None)
         return
     async with ctx.session() as session:
         target = await session.get(Chat, choice.chat_id)
@@ -127,7 +126,7 @@ async def choose(update: Update, ctx: AppContext) -> None:
         await admins.remember_admin(session=session, chat_id=target.id, user_id=user.id)
     title = texts.chat_title(target.title, target.id)
     await query.answer()
-    await _edit(
+    await edit_in_place(
         query.message,
         texts.managing_started(target.type, title),
         keyboards.channels_keyboard([], back=texts.CHANNELS_BACK_BUTTON),
@@ -151,15 +150,3 @@ async def _channels_view(ctx: AppContext, user: User) -> tuple[str, InlineKeyboa
     back = texts.CHANNELS_BACK_BUTTON if current is not None else None
     text = texts.channels_list(running) if confirmed else texts.CHANNELS_NONE
     return text, keyboards.channels_keyboard(buttons, back=back)
-
-
-async def _edit(
-    message: MaybeInaccessibleMessage | None, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
-    if not isinstance(message, Message):
-        return  # too old to edit
-    try:
-        await message.edit_text(text, parse_mode="HTML", reply_markup=markup)
-    except BadRequest as exc:
-        if not is_not_modified(exc):
-            raise

@@ -13,8 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardMarkup, Update
 
 from bot import keyboards, texts
 from bot.context import AppContext
@@ -22,8 +21,8 @@ from bot.handlers.common import (
     answer,
     chat_unit,
     command_args,
+    edit_in_place,
     headed,
-    is_not_modified,
     refuse_non_admin,
     touch_chat,
     upcoming_digest,
@@ -261,18 +260,7 @@ async def format_button(update: Update, ctx: AppContext) -> None:
         return
     await _change_format(update, ctx, chosen)
     await query.answer(texts.format_toast(chosen))
-    message = query.message
-    if not isinstance(message, Message):
-        return  # too old to edit
-    try:
-        await message.edit_text(
-            headed(ctx, texts.format_usage(chosen)),
-            parse_mode="HTML",
-            reply_markup=_buttons(chosen),
-        )
-    except BadRequest as exc:
-        if not is_not_modified(exc):
-            raise
+    await edit_in_place(query.message, headed(ctx, texts.format_usage(chosen)), _buttons(chosen))
 
 
 def _buttons(current: DigestFormat) -> InlineKeyboardMarkup:
@@ -338,16 +326,7 @@ async def rhythm_button(update: Update, ctx: AppContext) -> None:
         return
     reply = await _change_rhythm(update, ctx, chosen.weekday)
     await query.answer(texts.rhythm_toast(chosen.weekday))
-    message = query.message
-    if not isinstance(message, Message):
-        return  # too old to edit
-    try:
-        await message.edit_text(
-            headed(ctx, reply), parse_mode="HTML", reply_markup=_rhythm_buttons(chosen.weekday)
-        )
-    except BadRequest as exc:
-        if not is_not_modified(exc):
-            raise
+    await edit_in_place(query.message, headed(ctx, reply), _rhythm_buttons(chosen.weekday))
 
 
 def _rhythm_buttons(current: int | None) -> InlineKeyboardMarkup:

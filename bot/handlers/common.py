@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, MaybeInaccessibleMessage, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
@@ -141,6 +141,21 @@ async def answer(
 ) -> None:
     """Reply in HTML; while the private chat runs a group or channel, the first line names it."""
     await message.reply_html(headed(ctx, text), reply_markup=reply_markup)
+
+
+async def edit_in_place(
+    message: MaybeInaccessibleMessage | None,
+    text: str,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Show ``text`` in the message whose button was pressed, unless it is too old to edit."""
+    if not isinstance(message, Message):
+        return  # too old: Telegram no longer tells us its content
+    try:
+        await message.edit_text(text, reply_markup=reply_markup)
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
 
 
 def headed(ctx: AppContext, text: str) -> str:

@@ -8,15 +8,14 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
-from telegram.error import BadRequest
 
 from bot import keyboards, texts
 from bot.context import AppContext
 from bot.handlers.common import (
     answer,
     chat_unit,
+    edit_in_place,
     headed,
-    is_not_modified,
     refuse_non_admin,
     schedule_first_digest,
 )
@@ -277,21 +276,9 @@ async def remove_button(update: Update, ctx: AppContext) -> None:
         await query.answer(texts.FOLLOW_BUTTON_EXPIRED)
     else:
         await query.answer(texts.follow_removed_toast(target.text))
-    message = query.message
-    if not isinstance(message, Message):
-        return  # too old to edit
-    try:
-        if items:
-            await message.edit_text(
-                headed(ctx, _list_text(ctx, items, mutes=mutes)),
-                parse_mode="HTML",
-                reply_markup=keyboards.follows_keyboard(items),
-            )
-        else:
-            await message.edit_text(
-                headed(ctx, texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED),
-                parse_mode="HTML",
-            )
-    except BadRequest as exc:
-        if not is_not_modified(exc):
-            raise
+    if items:
+        text = _list_text(ctx, items, mutes=mutes)
+        await edit_in_place(query.message, headed(ctx, text), keyboards.follows_keyboard(items))
+    else:
+        text = texts.NOTHING_MUTED if mutes else texts.NOTHING_FOLLOWED
+        await edit_in_place(query.message, headed(ctx, text))

@@ -9,15 +9,13 @@ from telegram import (
     InlineQueryResultArticle,
     InputTextMessageContent,
     LinkPreviewOptions,
-    Message,
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest
 
 from bot import keyboards, texts
 from bot.context import AppContext
-from bot.handlers.common import chat_unit, command_args, is_not_modified, refuse_non_admin
+from bot.handlers.common import chat_unit, command_args, edit_in_place, refuse_non_admin
 from content.render import PaperView, card_summary, render_card, render_search_page
 from content.search import parse_query
 from storage import search
@@ -127,17 +125,8 @@ async def page_button(update: Update, ctx: AppContext) -> None:
         await callback.answer(texts.SEARCH_PAGE_EMPTY)
         return
     await callback.answer()
-    message = callback.message
-    if not isinstance(message, Message):
-        return  # too old to edit: Telegram no longer tells us its content
     text, markup = _page_message(text_, pressed.query_id, pressed.page, page)
-    try:
-        await message.edit_text(
-            text, parse_mode="HTML", reply_markup=markup, link_preview_options=_NO_PREVIEW
-        )
-    except BadRequest as exc:
-        if not is_not_modified(exc):
-            raise
+    await edit_in_place(callback.message, text, markup)
 
 
 def _inline_offset(raw: str) -> int:
