@@ -1116,7 +1116,7 @@ class FakeTelegram(FakeServer):
         self.star_balance_nanostars = 0
         self.paid_messages = 0
         self.billed_messages = 0
-        self._free_window = _TokenBucket(FREE_BROADCAST_PER_SECOND, FREE_BROADCAST_PER_SECOND)
+        self._free_window: _TokenBucket | None = None
 
         self._changed = asyncio.Event()
         self._closing = False
@@ -1764,13 +1764,21 @@ class FakeTelegram(FakeServer):
         """Set the bot's Star balance, e.g. ``12`` or ``"0.3"``."""
         self.star_balance_nanostars = round(float(stars) * NANOSTARS_PER_STAR)
 
+    def _free(self) -> _TokenBucket:
+        """The free allowance of paid messages: the broadcasting limit, 30 a second."""
+        if self._free_window is None:
+            rate = self.rate_limit.global_per_second if self.rate_limit else 0
+            rate = rate or FREE_BROADCAST_PER_SECOND
+            self._free_window = _TokenBucket(rate, rate)
+        return self._free_window
+
     def _billed(self, paid: bool, now: float) -> bool:
         """Whether a message is billed: sent paid, above the free 30 a second, and affordable.
 
         A paid message the balance cannot pay for is treated as an ordinary one (Telegram's
         exact answer is not documented; this one keeps to its broadcasting limit).
         """
-        if not paid or self._free_window.ready(now):
+        if not paid or self._free().ready(now):
             return False
         return self.star_balance_nanostars >= PAID_MESSAGE_NANOSTARS
 
@@ -2045,8 +2053,8 @@ class FakeTelegram(FakeServer):
             if billed:
                 self.billed_messages += 1
                 self.star_balance_nanostars -= PAID_MESSAGE_NANOSTARS
-            elif self._free_window.ready(now):
-                self._free_window.take()
+            elif self._free().ready(now):
+                self._free().take()
 
         message_id = self._new_message_id(chat_id)
         parse_mode = _str_param(params, "parse_mode")
