@@ -195,8 +195,12 @@ class Deliverer:
         """Claim and send due digests, batch after batch, until none is left to claim."""
         plan = await self._plan_round()
         self._paid = plan is not None and plan.paid
+        # A paid round keeps more sends in flight: at 300 a second, 8 would hold it far below.
+        senders = SENDERS
+        if plan is not None and plan.paid:
+            senders = max(SENDERS, math.ceil(plan.rate * SEND_WINDOW))
         try:
-            return await self._tick(plan.rate if plan is not None and plan.paid else None)
+            return await self._tick(senders)
         finally:
             if plan is not None:
                 self._services.broadcast.end_round(plan)
@@ -213,9 +217,8 @@ class Deliverer:
             return None
         return await broadcast.begin_round(self._bot, messages=due, now=now)
 
-    async def _tick(self, paid_rate: float | None) -> DeliveryReport:
+    async def _tick(self, senders: int) -> DeliveryReport:
         report = DeliveryReport()
-        senders = SENDERS if paid_rate is None else max(SENDERS, math.ceil(paid_rate * SEND_WINDOW))
         limit = asyncio.Semaphore(senders)
 
         async def one(

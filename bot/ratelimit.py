@@ -63,11 +63,6 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         self._broadcasting = 0  # bulk sends waiting or in flight
         self._chats: dict[int, AsyncLimiter] = {}
 
-    @property
-    def broadcast_rate(self) -> float:
-        """Messages a second the budget allows now."""
-        return self._budget.max_rate
-
     def set_broadcast_rate(self, messages_per_second: float) -> None:
         """Change the budget, e.g. for a paid broadcast round (bot.paid) and back after it."""
         if messages_per_second != self._budget.max_rate:
