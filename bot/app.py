@@ -24,6 +24,7 @@ from bot.handlers.start import DEEP_LINK_PREFIX
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
+from bot.paid import PaidBroadcast
 from bot.ratelimit import SharedBudgetRateLimiter
 from bot.settings import Settings
 from bot.vectors import VectorService, embedding_model
@@ -109,6 +110,7 @@ def build_application(
     model = embedding_model(settings)
     ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock, embedder=model)
     metrics.track_llm(ingestor.summarizer)
+    limiter = SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
     services = Services(
         settings=settings,
         engine=engine,
@@ -116,6 +118,12 @@ def build_application(
         ingestor=ingestor,
         metrics=metrics,
         vectors=VectorService(model=model, sessionmaker=sessionmaker),
+        broadcast=PaidBroadcast(
+            enabled=settings.paid_broadcast,
+            paid_rate=settings.paid_broadcast_rate,
+            free_rate=settings.broadcast_rate,
+            limiter=limiter,
+        ),
         clock=clock,
     )
     requests, polling = bot_api_requests()
@@ -136,9 +144,7 @@ def build_application(
                 allow_sending_without_reply=True,
             )
         )
-        .rate_limiter(
-            SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
-        )
+        .rate_limiter(limiter)
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

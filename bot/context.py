@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
+from bot.paid import PaidBroadcast
 from bot.ratelimit import SendKind
 from bot.settings import Settings
 from bot.vectors import VectorService
@@ -38,6 +39,8 @@ class Services:
     metrics: Metrics
     # The embedding model, its vectors in memory, query embeddings ("Похожие", hybrid search).
     vectors: VectorService
+    # Whether each delivery round pays for a faster broadcast, and how the last one went.
+    broadcast: PaidBroadcast
     # Injected so tests can move time (DST, "tomorrow") without sleeping.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import html
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from bot import keyboards
 from bot.context import Services
+from bot.paid import RoundPlan
 from bot.ratelimit import SendKind
 from content.matching import Profile, Reason
 from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts, safe_url
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # Few sends in flight: replies to people must never queue behind thousands of digests.
 SENDERS = 8
+# A paid round keeps as many in flight as it sends in this long, so that the round trips to
+# Telegram and the database do not hold it under its rate; a reply still waits about this long.
+SEND_WINDOW = 0.25
 # Chats claimed at a time: a couple of seconds of sending, so replicas share a broadcast
 # finely and a claim never has to outlive its lease.
 DUE_BATCH = 64
@@ -183,11 +188,38 @@ class Deliverer:
     def __init__(self, services: Services, bot: ExtBot[SendKind]) -> None:
         self._services = services
         self._bot = bot
+        # Set for a paid round: its digest messages go with allow_paid_broadcast.
+        self._paid = False
 
     async def tick(self) -> DeliveryReport:
         """Claim and send due digests, batch after batch, until none is left to claim."""
+        plan = await self._plan_round()
+        self._paid = plan is not None and plan.paid
+        # A paid round keeps more sends in flight: at 300 a second, 8 would hold it far below.
+        senders = SENDERS
+        if plan is not None and plan.paid:
+            senders = max(SENDERS, math.ceil(plan.rate * SEND_WINDOW))
+        try:
+            return await self._tick(senders)
+        finally:
+            if plan is not None:
+                self._services.broadcast.end_round(plan)
+
+    async def _plan_round(self) -> RoundPlan | None:
+        """With paid broadcasts on and digests due, check the Star balance for this round."""
+        broadcast = self._services.broadcast
+        if not broadcast.enabled:
+            return None
+        now = self._services.now()
+        async with self._services.sessionmaker() as session:
+            due = await digests.count_due_chats(session=session, now=now)
+        if not due:
+            return None
+        return await broadcast.begin_round(self._bot, messages=due, now=now)
+
+    async def _tick(self, senders: int) -> DeliveryReport:
         report = DeliveryReport()
-        limit = asyncio.Semaphore(SENDERS)
+        limit = asyncio.Semaphore(senders)
 
         async def one(
             chat: DueChat,
@@ -546,6 +578,7 @@ class Deliverer:
                     plain_text(part.text),
                     parse_mode=None,
                     reply_markup=markup,
+                    allow_paid_broadcast=self._paid or None,
                     rate_limit_args=SendKind.BROADCAST,
                 )
             except TelegramError as again:
@@ -565,9 +598,14 @@ class Deliverer:
     async def _send_html(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> None:
-        # HTML without link previews: the application's Defaults.
+        # HTML without link previews: the application's Defaults. A paid round's messages skip
+        # Telegram's broadcasting limit for a fee (bot.paid).
         await self._bot.send_message(
-            chat_id, text, reply_markup=markup, rate_limit_args=SendKind.BROADCAST
+            chat_id,
+            text,
+            reply_markup=markup,
+            allow_paid_broadcast=self._paid or None,
+            rate_limit_args=SendKind.BROADCAST,
         )
 
 

@@ -63,6 +63,12 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         self._broadcasting = 0  # bulk sends waiting or in flight
         self._chats: dict[int, AsyncLimiter] = {}
 
+    def set_broadcast_rate(self, messages_per_second: float) -> None:
+        """Change the budget, e.g. for a paid broadcast round (bot.paid) and back after it."""
+        if messages_per_second != self._budget.max_rate:
+            # Sends already waiting finish on the old budget; the next ones take the new one.
+            self._budget = AsyncLimiter(messages_per_second, 1)
+
     async def initialize(self) -> None:
         """Initialise the limiter."""
         await self._limiter.initialize()

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Messages a second from this process, digests and replies together. Telegram allows about
     # 30 a second per bot, so several replicas divide it; just under 30 avoids 429s from jitter.
     broadcast_rate: float = Field(default=29.0, gt=0)
+    # Paid broadcasts (bot.paid): digests go out with allow_paid_broadcast at PAID_BROADCAST_RATE
+    # a second, digests and replies together, when the Star balance covers a round; Telegram
+    # allows at most 1,000 a second and bills 0.1 Star for each message above the free 30.
+    paid_broadcast: bool = False
+    paid_broadcast_rate: float = Field(default=300.0, gt=0, le=1000)
     # Ingest the latest INGEST_TIMES occurrence at start-up if no replica has done it yet.
     ingest_on_start: bool = True
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
+from bot.paid import NANOSTARS_PER_STAR, RoundPlan
 from content import taxonomy
 from content.feeds import FEED_PAPERS
 from content.render import DigestFormat
@@ -666,6 +667,48 @@ def stats(s: BotStats, *, tz_name: str, now: dt.datetime) -> str:
             f"не доставлено: {runs.get('failed', 0)} (ошибки), "
             f"{runs.get('blocked', 0)} (бот заблокирован)",
         ]
+    )
+
+
+def _stars(nanostars: int) -> str:
+    """Stars as people write them: ``1 000 ⭐``, ``12,5 ⭐`` (tenths, rounded down)."""
+    tenths = nanostars // (NANOSTARS_PER_STAR // 10)
+    whole, tenth = divmod(tenths, 10)
+    text = f"{whole:,}".replace(",", "\u00a0")
+    return f"{text},{tenth} ⭐" if tenth else f"{text} ⭐"
+
+
+def paid_broadcast(
+    plan: RoundPlan | None,
+    *,
+    paid_rate: float,
+    free_rate: float,
+    tz_name: str,
+    now: dt.datetime,
+) -> str:
+    """/stats: how the last delivery round used paid broadcasts, and why not when it did not."""
+    if plan is None:
+        return (
+            f"<b>Платная рассылка:</b> включена, до {paid_rate:g} сообщений в секунду; "
+            "баланс звёзд проверяется перед каждой рассылкой, её ещё не было"
+        )
+    due = (
+        f"рассылка {_moment(plan.at, tz_name, now)}: "
+        f"{count(plan.messages, 'сообщение', 'сообщения', 'сообщений')}"
+    )
+    if plan.paid:
+        assert plan.balance is not None
+        return (
+            f"<b>Платная рассылка:</b> включена, {paid_rate:g} сообщений в секунду; {due}, "
+            f"ожидаемая стоимость {_stars(plan.cost)}, на балансе было {_stars(plan.balance)}"
+        )
+    if plan.balance is not None:
+        why = f"на балансе {_stars(plan.balance)}, нужно {_stars(plan.cost)}"
+    else:
+        why = f"не удалось узнать баланс звёзд ({escape((plan.error or '').split(':')[0])})"
+    return (
+        f"<b>Платная рассылка выключена:</b> {why}.\n"
+        f"Р{due[1:]} — бесплатно, {free_rate:g} сообщений в секунду."
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
-from sqlalchemy import case, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
@@ -108,6 +108,26 @@ def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
+def _due(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """Conditions of a chat whose digest is due and that no sender holds."""
+    return (
+        Chat.next_digest_at <= now,
+        Chat.active.is_(True),
+        Chat.paused.is_(False),
+        or_(Chat.claimed_until.is_(None), Chat.claimed_until <= now),
+        or_(
+            exists().where(Subscription.chat_id == Chat.id),
+            exists().where(Follow.chat_id == Chat.id, Follow.kind.in_((WORD, AUTHOR))),
+        ),
+    )
+
+
+async def count_due_chats(*, session: AsyncSession, now: dt.datetime) -> int:
+    """How many chats ``claim_due_chats`` would hand out at ``now``, all senders together."""
+    found = await session.scalar(select(func.count()).select_from(Chat).where(*_due(now)))
+    return int(found or 0)
+
+
 async def claim_due_chats(
     *, session: AsyncSession, now: dt.datetime, limit: int, lease: dt.timedelta
 ) -> list[DueChat]:
@@ -121,16 +141,7 @@ async def claim_due_chats(
     """
     due = (
         select(Chat.id)
-        .where(
-            Chat.next_digest_at <= now,
-            Chat.active.is_(True),
-            Chat.paused.is_(False),
-            or_(Chat.claimed_until.is_(None), Chat.claimed_until <= now),
-            or_(
-                exists().where(Subscription.chat_id == Chat.id),
-                exists().where(Follow.chat_id == Chat.id, Follow.kind.in_((WORD, AUTHOR))),
-            ),
-        )
+        .where(*_due(now))
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -739,12 +739,24 @@ def check_reply_markup(markup: Any, *, strict: bool = True) -> JSONDict | None:
 
 @dataclass
 class RateLimit:
-    """Flood limits for sendMessage; beyond them the fake answers 429 like Telegram."""
+    """Flood limits for sendMessage; beyond them the fake answers 429 like Telegram.
+
+    ``global_per_second`` holds for messages without ``allow_paid_broadcast``;
+    ``paid_per_second`` for those with it, while the Star balance pays for them.
+    """
 
     global_per_second: float = 30
     per_chat_per_second: float = 1.0
     per_chat_burst: int = 3
     retry_after: int = 1
+    paid_per_second: float = 1000
+
+
+# Paid broadcasts (Bot API sendMessage allow_paid_broadcast): up to 1,000 messages a second,
+# 0.1 Star for each message above the free 30 a second, from the bot's balance.
+NANOSTARS_PER_STAR = 1_000_000_000
+PAID_MESSAGE_NANOSTARS = NANOSTARS_PER_STAR // 10
+FREE_BROADCAST_PER_SECOND = 30
 
 
 @dataclass
@@ -1097,7 +1109,14 @@ class FakeTelegram(FakeServer):
         self._query_ids = iter(range(4_000_000_000_000_000_001, 1 << 62))
         self._faults: list[_Fault] = []
         self._global_bucket: _TokenBucket | None = None
+        self._paid_bucket: _TokenBucket | None = None
         self._chat_buckets: dict[int, _TokenBucket] = {}
+        # Paid broadcasts: the Star balance (getMyStarBalance), the accepted messages sent with
+        # allow_paid_broadcast, and those of them billed (above the free 30 a second).
+        self.star_balance_nanostars = 0
+        self.paid_messages = 0
+        self.billed_messages = 0
+        self._free_window: _TokenBucket | None = None
 
         self._changed = asyncio.Event()
         self._closing = False
@@ -1119,6 +1138,7 @@ class FakeTelegram(FakeServer):
             "getchatmember": self._get_chat_member,
             "getchatadministrators": self._get_chat_administrators,
             "getchat": self._get_chat,
+            "getmystarbalance": self._get_my_star_balance,
             "sendchataction": self._send_chat_action,
             "close": self._return_true,
             "logout": self._return_true,
@@ -1776,18 +1796,45 @@ class FakeTelegram(FakeServer):
             message["reply_markup"] = state.reply_markup
         return message
 
-    def _rate_limited(self, chat_id: int) -> None:
+    def set_star_balance(self, stars: float | str) -> None:
+        """Set the bot's Star balance, e.g. ``12`` or ``"0.3"``."""
+        self.star_balance_nanostars = round(float(stars) * NANOSTARS_PER_STAR)
+
+    def _free(self) -> _TokenBucket:
+        """The free allowance of paid messages: the broadcasting limit, 30 a second."""
+        if self._free_window is None:
+            rate = self.rate_limit.global_per_second if self.rate_limit else 0
+            rate = rate or FREE_BROADCAST_PER_SECOND
+            self._free_window = _TokenBucket(rate, rate)
+        return self._free_window
+
+    def _billed(self, paid: bool, now: float) -> bool:
+        """Whether a message is billed: sent paid, above the free 30 a second, and affordable.
+
+        A paid message the balance cannot pay for is treated as an ordinary one (Telegram's
+        exact answer is not documented; this one keeps to its broadcasting limit).
+        """
+        if not paid or self._free().ready(now):
+            return False
+        return self.star_balance_nanostars >= PAID_MESSAGE_NANOSTARS
+
+    def _rate_limited(self, chat_id: int, *, paid: bool) -> None:
         limit = self.rate_limit
         if limit is None:
             return
         now = time.monotonic()
         if self._global_bucket is None:
             self._global_bucket = _TokenBucket(limit.global_per_second, limit.global_per_second)
+        if self._paid_bucket is None:
+            self._paid_bucket = _TokenBucket(limit.paid_per_second, limit.paid_per_second)
         chat_bucket = self._chat_buckets.get(chat_id)
         if chat_bucket is None:
             chat_bucket = _TokenBucket(limit.per_chat_per_second, limit.per_chat_burst)
             self._chat_buckets[chat_id] = chat_bucket
-        global_ok = self._global_bucket.ready(now)
+        # Paid messages skip the broadcasting limit while the balance could pay for them.
+        skips = paid and self.star_balance_nanostars >= PAID_MESSAGE_NANOSTARS
+        bucket = self._paid_bucket if skips else self._global_bucket
+        global_ok = bucket.ready(now)
         chat_ok = chat_bucket.ready(now)
         if not (global_ok and chat_ok):
             raise ApiError(
@@ -1795,7 +1842,7 @@ class FakeTelegram(FakeServer):
                 f"Too Many Requests: retry after {limit.retry_after}",
                 {"retry_after": limit.retry_after},
             )
-        self._global_bucket.take()
+        bucket.take()
         chat_bucket.take()
 
     def _check_faults(self, method: str, params: JSONDict) -> None:
@@ -2032,8 +2079,18 @@ class FakeTelegram(FakeServer):
         if isinstance(link_preview, str) and link_preview:
             raise bad_request("Can't parse link preview options JSON object")
         reply_to = self._reply_target(chat_id, params)
-        self._rate_limited(chat_id)
+        paid = bool(params.get("allow_paid_broadcast"))
+        now = time.monotonic()
+        billed = self._billed(paid, now)
+        self._rate_limited(chat_id, paid=paid)
         self._check_not_blocked(chat_id)
+        if paid:
+            self.paid_messages += 1
+            if billed:
+                self.billed_messages += 1
+                self.star_balance_nanostars -= PAID_MESSAGE_NANOSTARS
+            elif self._free().ready(now):
+                self._free().take()
 
         message_id = self._new_message_id(chat_id)
         parse_mode = _str_param(params, "parse_mode")
@@ -2350,6 +2407,14 @@ class FakeTelegram(FakeServer):
                 "gifts_from_channels": True,
             },
         }
+
+    async def _get_my_star_balance(self, params: JSONDict) -> JSONDict:
+        whole, nanos = divmod(abs(self.star_balance_nanostars), NANOSTARS_PER_STAR)
+        sign = -1 if self.star_balance_nanostars < 0 else 1
+        amount: JSONDict = {"amount": sign * whole}
+        if nanos:
+            amount["nanostar_amount"] = sign * nanos
+        return amount
 
     async def _send_chat_action(self, params: JSONDict) -> bool:
         chat_id = self._resolve_chat(params)

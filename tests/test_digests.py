@@ -21,6 +21,7 @@ from storage.digests import (
     code_followups,
     code_owed,
     compose,
+    count_due_chats,
     default_since,
     finish_run,
     record_code_told,
@@ -227,6 +228,20 @@ async def test_a_claimed_chat_is_skipped_until_released_or_its_lease_lapses(
     assert await claim(sessionmaker, now=NOW + LEASE - dt.timedelta(seconds=1)) == []
     later = await claim(sessionmaker, now=NOW + LEASE)
     assert [c.chat_id for c in later] == [3, 1]
+
+
+async def test_the_due_count_is_what_senders_could_still_claim(sessionmaker: Sessions) -> None:
+    for chat_id in (1, 2, 3):
+        await add_chat(sessionmaker, chat_id, next_at=NOW - dt.timedelta(minutes=chat_id))
+    await add_chat(sessionmaker, 4, next_at=NOW + dt.timedelta(hours=1))
+
+    async def due() -> int:
+        async with sessionmaker() as session:
+            return await count_due_chats(session=session, now=NOW)
+
+    assert await due() == 3
+    await claim(sessionmaker, limit=2)
+    assert await due() == 1
 
 
 async def test_concurrent_claims_share_the_due_chats_without_overlap(

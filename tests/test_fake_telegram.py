@@ -287,6 +287,49 @@ async def test_rate_limit_answers_429(bot):
         assert limited.too_many_requests == 1
 
 
+@no_retry_after_warning
+async def test_paid_broadcasts_skip_the_broadcasting_limit_and_bill_the_messages_above_it():
+    # Telegram's free limit is 30 a second; 3 here, so that a test outruns it for sure.
+    limits = RateLimit(global_per_second=3, paid_per_second=1000)
+    async with (
+        FakeTelegram(TOKEN, rate_limit=limits) as limited,
+        Bot(TOKEN, base_url=f"{limited.url}/bot") as client,
+    ):
+        limited.set_star_balance("10.05")
+        balance = await client.get_my_star_balance()
+        assert (balance.amount, balance.nanostar_amount) == (10, 50_000_000)
+
+        for chat_id in range(100, 110):
+            await client.send_message(chat_id, "paid", allow_paid_broadcast=True)
+        # The first 3 fell in the free allowance (a few more if it refilled meanwhile); the
+        # rest cost 0.1 Star each.
+        assert limited.paid_messages == 10
+        assert 4 <= limited.billed_messages <= 7
+        assert limited.star_balance_nanostars == 10_050_000_000 - limited.billed_messages * 10**8
+
+        # An ordinary message still keeps to the limit, on its own budget.
+        for chat_id in range(200, 203):
+            await client.send_message(chat_id, "free")
+        with pytest.raises(RetryAfter):
+            await client.send_message(300, "free")
+
+
+@no_retry_after_warning
+async def test_without_stars_a_paid_broadcast_keeps_to_the_broadcasting_limit():
+    limits = RateLimit(global_per_second=3, paid_per_second=1000)
+    async with (
+        FakeTelegram(TOKEN, rate_limit=limits) as limited,
+        Bot(TOKEN, base_url=f"{limited.url}/bot") as client,
+    ):
+        balance = await client.get_my_star_balance()
+        assert (balance.amount, balance.nanostar_amount) == (0, None)
+        for chat_id in range(100, 103):
+            await client.send_message(chat_id, "paid", allow_paid_broadcast=True)
+        with pytest.raises(RetryAfter):
+            await client.send_message(131, "paid", allow_paid_broadcast=True)
+        assert (limited.paid_messages, limited.billed_messages) == (3, 0)
+
+
 # --- edits and callbacks ------------------------------------------------------------------------
 
 

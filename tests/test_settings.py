@@ -77,3 +77,14 @@ def test_the_public_feeds_never_share_the_metrics_port():
         Settings(_env_file=None, web_port=9100, metrics_port=9100)
     with pytest.raises(ValidationError, match="https://"):
         Settings(_env_file=None, web_port=8080, public_url="papers.example.org")
+
+
+def test_paid_broadcast_is_off_by_default_and_its_rate_at_most_telegrams_1000():
+    s = Settings(_env_file=None)
+    assert (s.paid_broadcast, s.paid_broadcast_rate) == (False, 300)
+    on = Settings(_env_file=None, paid_broadcast="true", paid_broadcast_rate="1000")
+    assert (on.paid_broadcast, on.paid_broadcast_rate) == (True, 1000)
+    with pytest.raises(ValidationError, match="less than or equal to 1000"):
+        Settings(_env_file=None, paid_broadcast_rate=1001)
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Settings(_env_file=None, paid_broadcast_rate=0)

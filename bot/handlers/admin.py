@@ -34,4 +34,15 @@ async def stats(update: Update, ctx: AppContext) -> None:
     )
     async with ctx.session() as session:
         figures = await bot_stats(session=session, since=local_midnight.astimezone(dt.UTC))
-    await message.reply_html(texts.stats(figures, tz_name=tz_name, now=now))
+    text = texts.stats(figures, tz_name=tz_name, now=now)
+    broadcast = ctx.services.broadcast
+    if broadcast.enabled:
+        paid = texts.paid_broadcast(
+            broadcast.last,
+            paid_rate=broadcast.paid_rate,
+            free_rate=broadcast.free_rate,
+            tz_name=tz_name,
+            now=now,
+        )
+        text = f"{text}\n\n{paid}"
+    await message.reply_html(text)
