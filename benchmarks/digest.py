@@ -208,9 +208,17 @@ async def load(sessionmaker: Sessions) -> None:
                 session, Feedback, ("chat_id", "paper_id", "vote", "created_at"), feedback
             )
 
-    # A live database has planner statistics; a freshly loaded one needs them gathered.
-    async with sessionmaker() as session, session.begin():
-        await session.execute(text("ANALYZE"))
+    # A live database has planner statistics, and on PostgreSQL a visibility map (index-only
+    # scans skip the table); a freshly loaded one needs them made.
+    async with sessionmaker() as session:
+        if dialect_name(session) == "postgresql":
+            connection = await session.connection(
+                execution_options={"isolation_level": "AUTOCOMMIT"}
+            )
+            await connection.exec_driver_sql("VACUUM ANALYZE")
+        else:
+            async with session.begin():
+                await session.execute(text("ANALYZE"))
 
 
 CHAT_COLUMNS = (
