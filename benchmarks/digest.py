@@ -56,6 +56,7 @@ from storage.db import (  # noqa: E402
 )
 from storage.digests import (  # noqa: E402
     CODE_WINDOW,
+    ComposeCache,
     ComposedDigest,
     claim_due_chats,
     code_followups,
@@ -277,6 +278,10 @@ def view(digest: ComposedDigest) -> list[PaperView]:
 async def broadcast(db: str, sessionmaker: Sessions) -> None:
     tag_sets: set[tuple[str, ...]] = set()
     rendered: set[tuple[tuple[str, ...], int, tuple[str, ...]]] = set()
+    # compose gives chats with equal results one object, in every batch (ComposeCache): each
+    # object is looked at once. Held here, so that no id is reused.
+    seen: dict[int, ComposedDigest] = {}
+    cache = ComposeCache()
     chats = with_digest = messages = batches = personal = told = 0
     due_s = compose_s = render_s = advance_s = late_s = 0.0
     started = time.perf_counter()
@@ -299,6 +304,7 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 max_papers=MAX_PAPERS,
                 since=since,
                 model=MODEL,
+                cache=cache,
             )
             # The papers' code is counted as appeared after the deliveries loaded above.
             t_late = time.perf_counter()
@@ -315,10 +321,13 @@ async def broadcast(db: str, sessionmaker: Sessions) -> None:
                 if not digest.papers:
                     continue
                 with_digest += 1
+                personal += bool(digest.suggestions)
+                if id(digest) in seen:
+                    continue
+                seen[id(digest)] = digest
                 # The 📌 lines differ between profiles that got the same papers.
                 whys = tuple(digest.reasons[paper.id].line() for paper in digest.papers)
                 suggested = tuple(paper.id for paper in digest.suggestions)
-                personal += bool(suggested)
                 key = (tuple(p.id for p in digest.papers), digest.more, whys + suggested)
                 if key in rendered:
                     continue
