@@ -151,11 +151,13 @@ async def compose_digests(
     session: AsyncSession,
     profiles: Mapping[int, Profile],
     weekly: Collection[int] = (),
+    cache: digests.ComposeCache | None = None,
 ) -> tuple[dict[int, ComposedDigest], dt.date | None]:
     """Each chat's digest, and the first listing day of the week when weekly chats were composed.
 
     Daily chats get the latest listing days' papers; the ``weekly`` chats get the best of the
     7 listing days up to the latest one, at most ``WEEKLY_MAX_PAPERS``. Both are ranked alike.
+    ``cache`` carries per-profile work from one batch of a broadcast to the next.
     """
     settings = services.settings
     model = services.vectors.model_name
@@ -169,6 +171,7 @@ async def compose_digests(
             max_papers=settings.digest_max_papers,
             since=since,
             model=model,
+            cache=cache,
         )
     week_from = await digests.week_since(session=session) if week else None
     if week_from is not None:
@@ -178,6 +181,7 @@ async def compose_digests(
             max_papers=min(settings.digest_max_papers, digests.WEEKLY_MAX_PAPERS),
             since=week_from,
             model=model,
+            cache=cache,
         )
     return found, week_from
 
@@ -220,6 +224,8 @@ class Deliverer:
     async def _tick(self, senders: int) -> DeliveryReport:
         report = DeliveryReport()
         limit = asyncio.Semaphore(senders)
+        # The batches of one tick compose over the same papers, mostly for the same profiles.
+        cache = digests.ComposeCache()
 
         async def one(
             chat: DueChat,
@@ -240,7 +246,7 @@ class Deliverer:
                     log.exception("delivery: chat %d failed", chat.chat_id)
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
 
-        while batch := await self._claim_batch():
+        while batch := await self._claim_batch(cache):
             due, composed, profiles, week_from, followups = batch
             report.due += len(due)
             await asyncio.gather(
@@ -268,7 +274,7 @@ class Deliverer:
         return report
 
     async def _claim_batch(
-        self,
+        self, cache: digests.ComposeCache
     ) -> (
         tuple[
             list[DueChat],
@@ -299,6 +305,7 @@ class Deliverer:
                 session=session,
                 profiles=profiles,
                 weekly={chat.chat_id for chat in due if chat.digest_weekday is not None},
+                cache=cache,
             )
             since = await digests.default_since(session=session)
             followups = (

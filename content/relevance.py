@@ -29,7 +29,7 @@ another model needs its own ``Calibration``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -127,6 +127,17 @@ class Cosines:
 
     table: npt.NDArray[np.float32]
     columns: Mapping[str, int]
+    # The table's closeness, by calibration: worked out once for all the chats it serves.
+    _near: dict[Calibration, npt.NDArray[np.float64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def near(self, calibration: Calibration) -> npt.NDArray[np.float64]:
+        """``closeness`` of every cosine of the table."""
+        found = self._near.get(calibration)
+        if found is None:
+            found = self._near[calibration] = closeness(self.table, calibration)
+        return found
 
 
 def cosines(matrix: Vector, voted: Mapping[str, Vector]) -> Cosines:
@@ -151,24 +162,33 @@ def affinities(
     a vector counts for nothing.
     """
     rows = len(cos.table)
-    liked = np.zeros(rows)
-    disliked = np.zeros(rows)
-    rated = [v for v in votes if v.paper_id in cos.columns and v.vote in (1, -1)]
-    if not rated or not rows:
-        return liked, disliked
-    near = closeness(cos.table[:, [cos.columns[v.paper_id] for v in rated]], calibration)
-    signs = np.array([v.vote for v in rated])
-    weights = np.array([max(v.weight, 1) for v in rated], dtype=np.float64)
-    if (signs > 0).any():
-        liked = near[:, signs > 0].max(axis=1)
-    if (signs < 0).any():
-        disliked = (near[:, signs < 0] * weights[signs < 0]).max(axis=1)
+    liked_columns: list[int] = []
+    disliked_columns: list[int] = []
+    weights: list[float] = []
+    for v in votes:
+        column = cos.columns.get(v.paper_id)
+        if column is None:
+            continue
+        if v.vote == 1:
+            liked_columns.append(column)
+        elif v.vote == -1:
+            disliked_columns.append(column)
+            weights.append(max(v.weight, 1))
+    if not rows:
+        return np.zeros(rows), np.zeros(rows)
+    near = cos.near(calibration)
+    liked = near[:, liked_columns].max(axis=1) if liked_columns else np.zeros(rows)
+    disliked = (
+        (near[:, disliked_columns] * np.array(weights)).max(axis=1)
+        if disliked_columns
+        else np.zeros(rows)
+    )
     return liked, disliked
 
 
 def choose(
     candidates: Sequence[int],
-    pool: Sequence[int],
+    pool: Sequence[int] | npt.NDArray[np.intp],
     liked: npt.NDArray[np.float64],
     disliked: npt.NDArray[np.float64],
     *,
@@ -180,17 +200,21 @@ def choose(
     the chat rated or received) are never suggested.
     """
     affinity = liked - disliked
-    scores = affinity[list(candidates)] + _usual(len(candidates))
-    kept = [i for i, row in enumerate(candidates) if affinity[row] > -DROP_AT]
-    kept.sort(key=lambda i: -scores[i])  # stable: ties keep the usual order
-    dropped = [row for row in candidates if affinity[row] <= -DROP_AT]
+    # In numpy, not row by row: a broadcast orders tens of thousands of chats' candidates.
+    rows = np.asarray(candidates, dtype=np.intp)
+    candidate_affinity = affinity[rows]
+    keep = candidate_affinity > -DROP_AT
+    scores = (candidate_affinity + _usual(len(rows)))[keep]
+    # Stable: ties keep the usual order.
+    kept = rows[keep][np.argsort(-scores, kind="stable")].tolist()
+    dropped = rows[~keep].tolist()
     # Most of a pool is near no 👍: numpy finds the few that are, then they are checked.
     rows = np.asarray(pool, dtype=np.intp)
     near = rows[(liked[rows] >= SUGGEST_AT) & (affinity[rows] > 0)].tolist()
     unwanted = set(excluded) | set(candidates)
     fit = [row for row in dict.fromkeys(near) if row not in unwanted]
     fit.sort(key=lambda row: -affinity[row])
-    return [candidates[i] for i in kept], dropped, fit[:MAX_SUGGESTIONS]
+    return kept, dropped, fit[:MAX_SUGGESTIONS]
 
 
 def _usual(n: int) -> npt.NDArray[np.float64]:

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from content.ru import count, date_range_ru, date_ru
@@ -279,7 +279,8 @@ def _split(pieces: Sequence[_Piece], followups: Sequence[_Piece]) -> list[Digest
     # Lengths are added up rather than re-measured: UTF-16 lengths of joined strings add.
     size = 0
     for piece in [*pieces, *followups]:
-        joined = size + _len(piece.joiner) + piece.size if messages[-1] else piece.size
+        # Joiners are line breaks: one UTF-16 unit each.
+        joined = size + len(piece.joiner) + piece.size if messages[-1] else piece.size
         if joined <= MAX_MESSAGE_LENGTH:
             messages[-1].append(piece)
             size = joined
@@ -289,9 +290,11 @@ def _split(pieces: Sequence[_Piece], followups: Sequence[_Piece]) -> list[Digest
     return [_part(message) for message in messages]
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
+class _Piece(NamedTuple):
     """A block of a digest message: a paper's, or a line of the digest's own."""
+
+    # A named tuple, not a frozen dataclass: a digest makes a score of them, and a frozen
+    # dataclass's __init__ costs several times as much.
 
     text: str
     size: int

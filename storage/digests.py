@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -214,6 +215,58 @@ async def release_chat(
     )
 
 
+class ComposeCache:
+    """Per-profile work kept between composes over the same papers: one broadcast's batches.
+
+    A broadcast claims chats batch after batch, and each batch's compose reads the ready
+    papers again. While they read the same (same papers, fields and tags), a profile's
+    matches, reasons and shared digest are the ones an earlier batch worked out, so a
+    profile costs its work once per broadcast instead of once per batch. Once the papers
+    read differently (an ingest ran meanwhile) the kept work is dropped. At most
+    ``max_profiles`` profiles are kept, the oldest forgotten first.
+    """
+
+    def __init__(self, max_profiles: int = 50_000) -> None:
+        self.max_profiles = max_profiles
+        # By (since, whether texts were read): a daily and a weekly compose alternate.
+        self._catalogues: dict[tuple[dt.date, bool], _Catalogue] = {}
+
+    def _catalogue(
+        self,
+        since: dt.date,
+        ranked: tuple[DigestPaper, ...],
+        texts: Mapping[str, PaperText],
+    ) -> _Catalogue:
+        """The kept catalogue of these papers, or a new one when they read differently."""
+        key = (since, bool(texts))
+        kept = self._catalogues.get(key)
+        if kept is None or kept.ranked != ranked or kept.texts != texts:
+            matcher = Matcher([texts.get(p.id) or PaperText(p.id, p.tags) for p in ranked])
+            kept = self._catalogues[key] = _Catalogue(ranked, dict(texts), matcher, self)
+        return kept
+
+
+@dataclass(slots=True)
+class _Catalogue:
+    """One compose's ranked papers, their matcher, and the work done per profile over them."""
+
+    ranked: tuple[DigestPaper, ...]
+    texts: dict[str, PaperText]
+    matcher: Matcher
+    cache: ComposeCache
+    whys: dict[Profile, _Why] = field(default_factory=dict)
+
+    def why(self, wanted: Profile) -> _Why:
+        """The profile's matches over these papers, worked out once."""
+        found = self.whys.get(wanted)
+        if found is None:
+            if len(self.whys) >= self.cache.max_profiles:
+                del self.whys[next(iter(self.whys))]
+            positions = self.matcher.matching(wanted)
+            found = self.whys[wanted] = _Why(self.matcher, wanted, self.ranked, positions)
+        return found
+
+
 async def compose(
     *,
     session: AsyncSession,
@@ -221,6 +274,7 @@ async def compose(
     max_papers: int,
     since: dt.date,
     model: str | None = None,
+    cache: ComposeCache | None = None,
 ) -> dict[int, ComposedDigest]:
     """Each chat's ready, undelivered papers listed since ``since`` that its profile brings.
 
@@ -231,11 +285,11 @@ async def compose(
 
     With ``model`` (the embedding model of the papers' vectors), a chat that rated papers gets
     its personal order instead, and suggestions (``content.relevance``); the
-    chats that never rated keep sharing their results.
+    chats that never rated keep sharing their results. With ``cache``, composes over the
+    same papers (the batches of one broadcast) share their per-profile work and results.
     """
     wanted = dict(chats)
     result = dict.fromkeys(wanted, EMPTY_DIGEST)
-    union: frozenset[str] = frozenset().union(*(p.tags for p in wanted.values()))
     needs_text = any(p.needs_text for p in wanted.values())
     if not any(p.wants_anything for p in wanted.values()):
         return result
@@ -263,18 +317,17 @@ async def compose(
         papers, texts = await _papers_with_text(session=session, since=since, tags=paper_tags)
         pool = list(texts)
     else:
-        # Suggestions for chats that rated papers may come from any tag.
-        papers = await _digest_papers(
-            session=session,
-            paper_ids=[
-                pid for pid, tags in paper_tags.items() if votes or not union.isdisjoint(tags)
-            ],
-            tags=paper_tags,
-        )
+        # Every tagged paper, whatever this batch's chats follow: suggestions for chats that
+        # rated papers may come from any tag, and the next batch reads the same papers.
+        papers = await _digest_papers(session=session, paper_ids=list(paper_tags), tags=paper_tags)
         pool = list(paper_tags)
     if not papers:
         return result
-    ranked = sorted(papers.values(), key=lambda p: (-p.upvotes, -p.listed_on.toordinal(), p.id))
+    ranked = tuple(
+        sorted(papers.values(), key=lambda p: (-p.upvotes, -p.listed_on.toordinal(), p.id))
+    )
+    catalogue = (cache or ComposeCache())._catalogue(since, ranked, texts)
+    ranked = catalogue.ranked
 
     delivered = await _delivered(
         session=session,
@@ -286,29 +339,22 @@ async def compose(
     # Each tag, word and author as a set of positions in the ranking: a profile's papers are
     # the union of its follows' sets less its mutes', so the cost follows the distinct
     # profiles and follows, not the chats.
-    matcher = Matcher([texts.get(p.id) or PaperText(p.id, p.tags) for p in ranked])
-    by_profile: dict[Profile, list[int]] = defaultdict(list)
-    for chat_id, chat_profile in wanted.items():
-        if chat_profile.wants_anything:
-            by_profile[chat_profile].append(chat_id)
     limit = max(max_papers, 0)
     personal: list[_Personal] = []
-    for chat_profile, chat_ids in by_profile.items():
-        positions = matcher.matching(chat_profile)
+    for chat_id, chat_profile in wanted.items():
+        if not chat_profile.wants_anything:
+            continue
         # One mapping per profile: it holds the reasons of every paper its digests show.
-        why = _Why(matcher, chat_profile, ranked)
-        shared: ComposedDigest | None = None
-        for chat_id in chat_ids:
-            received = delivered.get(chat_id, set())
-            chat_votes = votes.get(chat_id)
-            if chat_votes:
-                personal.append(_Personal(chat_id, why, positions, received, chat_votes))
-            elif received:
-                kept = [p for p in positions if ranked[p].id not in received]
-                result[chat_id] = why.capped(kept, limit)
-            else:
-                shared = shared or why.capped(positions, limit)
-                result[chat_id] = shared
+        why = catalogue.why(chat_profile)
+        received = delivered.get(chat_id, set())
+        chat_votes = votes.get(chat_id)
+        if chat_votes:
+            personal.append(_Personal(chat_id, why, why.positions, received, chat_votes))
+        elif received:
+            kept = [p for p in why.positions if ranked[p].id not in received]
+            result[chat_id] = why.capped(kept, limit)
+        else:
+            result[chat_id] = why.shared(limit)
     if personal and model is not None:
         result.update(
             await _personal_digests(
@@ -349,13 +395,10 @@ async def _personal_digests(
     matrix = np.stack([vectors.get(paper.id, zero) for paper in ranked])
     table = cosines(matrix, {pid: vectors[pid] for pid in sorted(voted) if pid in vectors})
     position_of = {paper.id: position for position, paper in enumerate(ranked)}
-    others: dict[Profile, list[int]] = {}
     found: dict[int, ComposedDigest] = {}
     for chat in chats:
         liked, disliked = affinities(table, chat.votes)
-        outside = others.get(chat.why.profile)
-        if outside is None:
-            outside = others[chat.why.profile] = chat.why.matcher.others(chat.why.profile)
+        outside = chat.why.others()
         received = {position_of[p] for p in chat.received if p in position_of}
         rated = {position_of[v.paper_id] for v in chat.votes if v.paper_id in position_of}
         order, _, suggested = choose(
@@ -374,12 +417,28 @@ async def _personal_digests(
 
 @dataclass(slots=True)
 class _Why:
-    """A profile's capped digests, with the reason of each paper they show."""
+    """A profile's matches and capped digests, with the reason of each paper they show."""
 
     matcher: Matcher
     profile: Profile
     ranked: Sequence[DigestPaper]
+    positions: list[int]  # what the profile brings, best first
     reasons: dict[str, Reason] = field(default_factory=dict)
+    _shared: dict[int, ComposedDigest] = field(default_factory=dict)
+    _others: npt.NDArray[np.intp] | None = None
+
+    def shared(self, limit: int) -> ComposedDigest:
+        """The digest of every chat of the profile that received none of its papers."""
+        found = self._shared.get(limit)
+        if found is None:
+            found = self._shared[limit] = self.capped(self.positions, limit)
+        return found
+
+    def others(self) -> npt.NDArray[np.intp]:
+        """What the profile neither brings nor mutes: where its suggestions come from."""
+        if self._others is None:
+            self._others = np.asarray(self.matcher.others(self.profile), dtype=np.intp)
+        return self._others
 
     def capped(self, kept: Sequence[int], limit: int) -> ComposedDigest:
         """The digest of these ranking positions, capped at ``limit``."""

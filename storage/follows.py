@@ -6,6 +6,7 @@ the key that matching and duplicates go by (``content.matching``) and the text a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -136,15 +137,17 @@ async def load_profiles(
         )
         for chat_id, kind, key, text in rows.all():
             follows.setdefault(chat_id, []).append((kind, key, text))
-    # Chats without follows (nearly all) share one profile object per tag set.
-    plain: dict[tuple[str, ...], Profile] = {}
     found: dict[int, Profile] = {}
     for chat_id, chat_tags in tags.items():
         if chat_id in follows:
             found[chat_id] = profile(chat_tags, follows[chat_id])
         else:
-            tag_set = tuple(sorted(chat_tags))
-            if tag_set not in plain:
-                plain[tag_set] = profile(tag_set)
-            found[chat_id] = plain[tag_set]
+            found[chat_id] = _plain_profile(tuple(sorted(chat_tags)))
     return found
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_profile(tags: tuple[str, ...]) -> Profile:
+    # Chats without follows (nearly all) share one profile object per tag set, batch after
+    # batch of a broadcast: equal profiles then compare by identity at once.
+    return profile(tags)

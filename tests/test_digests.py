@@ -15,6 +15,7 @@ from storage.chats import get_chat, migrate_chat, set_digest_format, set_next_di
 from storage.digests import (
     MAX_CODE_FOLLOWUPS,
     READY_STATUSES,
+    ComposeCache,
     ComposedDigest,
     DueChat,
     claim_due_chats,
@@ -345,6 +346,40 @@ async def test_chats_with_the_same_tags_differ_by_their_deliveries(sessionmaker:
     assert (ids(digests[2]), digests[2].more) == (["2412.00002"], 1)
     # Everything already received: nothing to send.
     assert digests[3] == ComposedDigest(papers=(), more=0)
+
+
+async def test_a_broadcasts_batches_share_a_profiles_digest_until_the_papers_change(
+    sessionmaker: Sessions,
+) -> None:
+    for chat_id in (1, 2, 3, 4):
+        await add_chat(sessionmaker, chat_id)
+    for n in range(3):
+        await add_paper(sessionmaker, f"2412.{n:05d}", ["mllm"], upvotes=n)
+    await deliver(sessionmaker, 3, "2412.00002")
+    cache = ComposeCache()
+
+    async def batch(*chat_ids: int) -> dict[int, ComposedDigest]:
+        async with sessionmaker() as session:
+            return await compose(
+                session=session,
+                chats=[(chat_id, profile(["mllm"])) for chat_id in chat_ids],
+                max_papers=2,
+                since=DAY,
+                cache=cache,
+            )
+
+    first, second = await batch(1), await batch(2, 3)
+    # One digest object for the profile, whichever batch its chats were claimed in.
+    assert second[2] is first[1]
+    assert (ids(first[1]), first[1].more) == (["2412.00002", "2412.00001"], 1)
+    assert ids(second[3]) == ["2412.00001", "2412.00000"]
+
+    # An ingest between two batches: the next batch reads the papers as they are now.
+    await add_paper(sessionmaker, "2412.00003", ["mllm"], upvotes=9)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Paper).where(Paper.id == "2412.00000").values(upvotes=5))
+    third = await batch(4)
+    assert (ids(third[4]), third[4].more) == (["2412.00003", "2412.00000"], 2)
 
 
 async def test_only_ready_papers_go_out(sessionmaker: Sessions) -> None:
