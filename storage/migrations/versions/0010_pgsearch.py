@@ -11,8 +11,8 @@ tens of thousands of documents for one query (benchmarks/search.py; README, Perf
 holds the title's lexemes, for the direct-hit test. Both are generated from ``document``, so
 the code that writes the index is unchanged. ``document`` is read only to rank the 500.
 
-The GIN index keeps a short pending list: every search scans the whole list, and the default
-4 MB is 500 pages read by each query between vacuums.
+The GIN index keeps a short pending list: every search scans the whole list, and with the
+default 4 MB a search read up to 512 pages of it until a vacuum merged them into the index.
 
 SQLite is unchanged.
 
