@@ -10,7 +10,8 @@ The index is built the way migration 0004 backfills it (storage.search.rebuild);
 goes through storage.search.search for one page of five, hits loaded, as /search does.
 Figures, one JSON line each: index build seconds, index size, query p50 and p95 (ms), on
 SQLite always and on PostgreSQL when BENCH_POSTGRES_URL or TEST_POSTGRES_URL is set (in a
-scratch database created beside the one named, and dropped afterwards).
+scratch database created beside the one named, and dropped afterwards). BENCH_SEARCH_DB=sqlite
+or BENCH_SEARCH_DB=postgres runs one of them only.
 
 Hybrid search: every paper then gets a vector (synthetic: 384 random dimensions, normalised,
 stored as the embedded model's), the bot's VectorService loads them (seconds, megabytes), and
@@ -76,7 +77,9 @@ class Corpus:
         self.titles = [p["title"] for p in papers]
         self.titles_ru = [p["title_ru"] for p in papers]
         self.stems = ["Vexa", "Orion", "Kite", "Lumo", "Tesla", "Nimbus", "Argo", "Polar"]
-        self.names = [f"{random.choice(self.stems)}{n}" for n in range(1, 400)]
+        # Seeded like everything else, so that two runs (old code and new) search alike.
+        rng = random.Random(SEED - 1)
+        self.names = [f"{rng.choice(self.stems)}{n}" for n in range(1, 400)]
 
     def model_name(self, rng: random.Random) -> str:
         name = rng.choice(self.names)
@@ -199,8 +202,9 @@ async def run(db: str, url: str) -> None:
         p95 = timings[int(len(timings) * 0.95) - 1]
         extra: dict[str, Any] = {"queries": len(timings), "with_results": found, "relaxed": relaxed}
         emit("search", "query_p50_ms", statistics.median(timings), "ms", **extra, db=db)
-        emit("search", "query_p95_ms", p95, "ms", target="<= 20" if db == "sqlite" else None, db=db)
-        emit("search", "query_max_ms", slowest[0], "ms", query=slowest[1], db=db)
+        # Issue #18: the same p95 on both databases, and no query a reader would notice.
+        emit("search", "query_p95_ms", p95, "ms", target="<= 20", db=db)
+        emit("search", "query_max_ms", slowest[0], "ms", target="<= 60", query=slowest[1], db=db)
         if local_available():
             await hybrid(db, sessionmaker, queries)
     finally:
@@ -240,6 +244,7 @@ async def hybrid(db: str, sessionmaker: Sessions, queries: list[str]) -> None:
     )
     timings: list[float] = []
     embedding: list[float] = []
+    slowest = (0.0, "")
     # A session per query, opened after the semantic task started, as /search does: the
     # index's top-up needs a connection of its own, and SQLite's pool has one.
     for raw in queries[:20]:  # warm up the model, the caches and the statements
@@ -258,6 +263,7 @@ async def hybrid(db: str, sessionmaker: Sessions, queries: list[str]) -> None:
         await service.semantic(parse_query(raw + "!"))
         timings.append((t1 - t0) * 1000)
         embedding.append((time.perf_counter() - t1) * 1000)
+        slowest = max(slowest, (timings[-1], raw))
     timings.sort()
     embedding.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
@@ -271,6 +277,7 @@ async def hybrid(db: str, sessionmaker: Sessions, queries: list[str]) -> None:
         queries=len(timings),
         db=db,
     )
+    emit("search", "hybrid_query_max_ms", slowest[0], "ms", query=slowest[1], db=db)
     emit(
         "search",
         "query_embedding_and_nearest_p95_ms",
@@ -281,11 +288,17 @@ async def hybrid(db: str, sessionmaker: Sessions, queries: list[str]) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "search.db"
-        asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{path}"))
+    only = os.environ.get("BENCH_SEARCH_DB", "")
+    if only not in {"", "sqlite", "postgres"}:
+        sys.exit(f"BENCH_SEARCH_DB: sqlite or postgres, not {only!r}")
+    if only != "postgres":
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "search.db"
+            asyncio.run(run("sqlite", f"sqlite+aiosqlite:///{path}"))
     postgres = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    if postgres:
+    if only == "postgres" and not postgres:
+        sys.exit("BENCH_SEARCH_DB=postgres needs BENCH_POSTGRES_URL or TEST_POSTGRES_URL")
+    if postgres and only != "sqlite":
         with scratch_postgres(postgres, f"search_bench_{os.getpid()}") as url:
             asyncio.run(run("postgresql", url))
 

@@ -3,8 +3,9 @@
 Both dialects index the same pre-stemmed term strings (``content.search.document``), one per
 weighted field: title (highest), Russian summary, tags, English abstract (lowest).  SQLite
 keeps them in ``search_index`` with an external-content FTS5 table ``search_fts`` that
-triggers keep in step; PostgreSQL keeps one weighted ``tsvector`` per paper.  Ranking is
-BM25 on SQLite and ``ts_rank_cd`` on PostgreSQL, with the same field weights, then recency.
+triggers keep in step; PostgreSQL keeps one weighted ``tsvector`` per paper, and generated
+from it a lean copy to match on (lexemes only, in the row) and the title's lexemes.  Ranking
+is BM25 on SQLite and ``ts_rank_cd`` on PostgreSQL, with the same field weights, then recency.
 
 Queries are built from terms of letters and digits only, each quoted for FTS5 and joined
 with operators we write ourselves, so user text never reaches MATCH or ``to_tsquery`` raw.
@@ -250,17 +251,13 @@ def _fts5_string(term: str) -> str:
 
 
 def tsquery_expression(
-    terms: Sequence[Term], *, any_term: bool = False, weight: str = "", tags: Sequence[str] = ()
+    terms: Sequence[Term], *, any_term: bool = False, tags: Sequence[str] = ()
 ) -> str:
-    """A ``to_tsquery('simple', …)`` expression of the same shape as :func:`fts5_expression`.
-
-    With ``weight`` ("A") every word only matches text of that weight: the title.
-    """
-    suffix = f":{weight}" if weight else ""
+    """A ``to_tsquery('simple', …)`` expression of the same shape as :func:`fts5_expression`."""
     words = []
     for term in terms:
         alternatives = [
-            "(" + " & ".join(_ts_lexeme(t) + suffix for t in alternative) + ")"
+            "(" + " & ".join(_ts_lexeme(t) for t in alternative) + ")"
             for alternative in term.alternatives
         ]
         words.append("(" + " | ".join(alternatives) + ")")
@@ -299,7 +296,14 @@ def _ranked_ids(
             .where(*filters)
             .order_by(Paper.listed_on.desc(), Paper.upvotes.desc(), Paper.id.desc())
         )
-    index = table(INDEX_TABLE, column("id"), column("paper_id"), column("document"))
+    index = table(
+        INDEX_TABLE,
+        column("id"),
+        column("paper_id"),
+        column("document"),
+        column("terms"),
+        column("title"),
+    )
     if dialect == "sqlite":
         fts = table(FTS_TABLE, column("rowid"))
         tag_terms = [_fts5_string(tag_term(tag)) for tag in query.tags[:MAX_TAGS]]
@@ -336,28 +340,31 @@ def _ranked_ids(
         tsquery = func.to_tsquery(
             regconfig, tsquery_expression(query.terms, any_term=any_term, tags=query.tags)
         )
-        title_query = func.to_tsquery(
-            regconfig, tsquery_expression(query.terms, weight="A", tags=query.tags)
-        )
-        document_ = index.c.document
+        # The candidates have the tags already: a direct hit needs the words in the title.
+        title_query = func.to_tsquery(regconfig, tsquery_expression(query.terms))
+        # Matched on the lean ``terms`` (no positions, kept in the row), so that testing a
+        # paper costs no fetch from TOAST, whichever way the planner walks; the weighted
+        # document is read for the candidates only, to rank them (migration 0010).
         candidates = (
-            select(
-                index.c.paper_id,
-                func.ts_rank_cd(
-                    literal_column(f"'{_TS_WEIGHTS}'::float4[]"),
-                    document_,
-                    tsquery,
-                    _TS_NORMALIZATION,
-                ).label("score"),
-                document_.op("@@")(title_query).label("direct"),
-            )
-            .where(document_.op("@@")(tsquery))
+            select(index.c.paper_id, index.c.document, index.c.title)
+            .where(index.c.terms.op("@@")(tsquery))
             .order_by(index.c.paper_id.desc())
             .limit(MAX_CANDIDATES)
             .subquery("candidates")
         )
+        score = func.ts_rank_cd(
+            literal_column(f"'{_TS_WEIGHTS}'::float4[]"),
+            candidates.c.document,
+            tsquery,
+            _TS_NORMALIZATION,
+        )
         ranked = (
-            select(Paper.id, Paper.listed_on, candidates.c.score, candidates.c.direct)
+            select(
+                Paper.id,
+                Paper.listed_on,
+                score.label("score"),
+                candidates.c.title.op("@@")(title_query).label("direct"),
+            )
             .select_from(candidates)
             .join(Paper, Paper.id == candidates.c.paper_id)
             .subquery("ranked")
