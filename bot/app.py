@@ -24,10 +24,10 @@ from bot.handlers.start import DEEP_LINK_PREFIX
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
-from bot.ratelimit import SharedBudgetRateLimiter
+from bot.ratelimit import SharedBudgetRateLimiter, database_budget
 from bot.settings import Settings
 from bot.vectors import VectorService, embedding_model
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,12 @@ def build_application(
             )
         )
         .rate_limiter(
-            SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
+            SharedBudgetRateLimiter(
+                messages_per_second=settings.broadcast_rate,
+                metrics=metrics,
+                # SQLite means one process; on PostgreSQL, replicas share the budget.
+                shared=None if is_sqlite(settings.database_url) else database_budget(sessionmaker),
+            )
         )
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)

@@ -27,7 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from bot import keyboards
 from bot.context import Services
-from bot.ratelimit import SendKind
+from bot.ratelimit import SendKind, SharedBudgetRateLimiter
 from content.matching import Profile, Reason
 from content.render import DigestFormat, DigestPart, PaperView, render_digest_parts, safe_url
 from content.schedule import next_digest_at, zone
@@ -188,6 +188,10 @@ class Deliverer:
         """Claim and send due digests, batch after batch, until none is left to claim."""
         report = DeliveryReport()
         limit = asyncio.Semaphore(SENDERS)
+        limiter = self._bot.rate_limiter
+        if isinstance(limiter, SharedBudgetRateLimiter):
+            # The rate is the broadcast's, taken as each one begins.
+            limiter.use_rate(self._services.settings.broadcast_rate)
 
         async def one(
             chat: DueChat,

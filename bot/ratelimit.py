@@ -1,23 +1,35 @@
-"""Rate limiting: broadcasts keep to the message budget, and replies share it while one runs."""
+"""Rate limiting: one message budget for the whole bot, that replies draw on before broadcasts.
+
+With SQLite the bot is one process, and the budget lives in its memory. With PostgreSQL every
+replica draws on one budget in the database (storage.ratebudget), a few tokens at a time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Callable, Coroutine
-from typing import Any
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
 from bot.metrics import Metrics
+from storage import ratebudget
+from storage.ratebudget import Grant
+
+log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 
 # Telegram allows about 30 messages a second per bot, replies and broadcasts together. Sending
 # at exactly the limit leaves no room for the jitter between our clock and theirs, and every
-# 429 stalls everything for its retry_after. (BROADCAST_RATE overrides it, e.g. to share the
-# budget between replicas.)
+# 429 stalls everything for its retry_after. (BROADCAST_RATE overrides it.)
 MESSAGES_PER_SECOND = 29.0
 # About one message a second to the same private chat, with a short burst, so a digest of a
 # few parts arrives at once and a longer one is paced instead of answered with 429 (again a
@@ -30,6 +42,14 @@ _MAX_CHAT_LIMITERS = 1024
 _MESSAGE_ENDPOINTS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage"}
 )
+# The shared budget: a replica takes a tenth of a second's tokens at a time, so replicas share
+# it finely and one round trip serves a few messages; the bucket holds a quarter of a second's,
+# so all replicas together never burst far beyond the rate. A token not spent within
+# TOKEN_SECONDS lapses: a replica that stalled (or died) holding some cannot later add them
+# to what the others send meanwhile.
+BATCH_SECONDS = 0.1
+BURST_SECONDS = 0.25
+TOKEN_SECONDS = 0.5
 
 
 class SendKind(enum.StrEnum):
@@ -38,16 +58,125 @@ class SendKind(enum.StrEnum):
     BROADCAST = "broadcast"
 
 
+class TakeTokens(Protocol):
+    """Pays ``owed`` tokens to the shared budget and takes up to ``want`` (storage.ratebudget)."""
+
+    def __call__(self, *, want: int, owed: int, rate: float, capacity: float) -> Awaitable[Grant]:
+        """Take the tokens."""
+
+
+def database_budget(sessionmaker: async_sessionmaker[AsyncSession]) -> TakeTokens:
+    """Takes from the budget row in the database, each take in a transaction of its own."""
+
+    async def take(*, want: int, owed: int, rate: float, capacity: float) -> Grant:
+        async with sessionmaker() as session, session.begin():
+            return await ratebudget.take_tokens(
+                session=session, want=want, owed=owed, rate=rate, capacity=capacity
+            )
+
+    return take
+
+
+class SharedBudget:
+    """A replica's hand of the bot's message budget, which all replicas draw on.
+
+    Broadcast messages wait for a token; tokens come from the shared budget a batch at a
+    time, one round trip at a time. Replies never wait: they take a token at hand, or send on
+    credit, and the credit is paid to the shared budget at once in the background, so the
+    broadcasts (of any replica) make room for them.
+    """
+
+    def __init__(
+        self,
+        take: TakeTokens,
+        *,
+        messages_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._take = take
+        self.rate = messages_per_second
+        self._clock = clock
+        self._tokens = 0  # below zero: replies sent on credit, not yet paid
+        self._lapse_at = 0.0
+        self._fetching = asyncio.Lock()
+        self._settling: asyncio.Task[None] | None = None
+
+    @property
+    def batch(self) -> int:
+        """Tokens taken from the shared budget at a time."""
+        return max(1, math.ceil(self.rate * BATCH_SECONDS))
+
+    @property
+    def capacity(self) -> float:
+        """Tokens the shared budget holds at most."""
+        return max(float(self.batch), self.rate * BURST_SECONDS)
+
+    def _at_hand(self) -> int:
+        if self._tokens > 0 and self._clock() >= self._lapse_at:
+            self._tokens = 0
+        return self._tokens
+
+    async def acquire(self) -> None:
+        """Wait for one message's share of the budget (a broadcast message)."""
+        while True:
+            if self._at_hand() > 0:
+                self._tokens -= 1
+                return
+            async with self._fetching:
+                if self._at_hand() <= 0:
+                    # Holding the lock, so the other senders wait here instead of each
+                    # asking the database.
+                    await asyncio.sleep(await self._fetch(self.batch))
+
+    def spend(self) -> None:
+        """Take one message's share now (a reply): on credit when no token is at hand."""
+        self._at_hand()
+        self._tokens -= 1
+        if self._tokens < 0 and (self._settling is None or self._settling.done()):
+            self._settling = asyncio.create_task(self._settle())
+
+    async def aclose(self) -> None:
+        """Pay what is owed before the process stops."""
+        if self._settling is not None:
+            await asyncio.wait([self._settling])
+
+    async def _settle(self) -> None:
+        try:
+            async with self._fetching:
+                if self._tokens < 0:
+                    await self._fetch(0)
+        except Exception as exc:
+            # Kept as owed: the next take pays it.
+            log.warning("rate limit: replies sent on credit not paid yet: %r", exc)
+
+    async def _fetch(self, want: int) -> float:
+        """Pay what replies owe and take up to ``want`` tokens; seconds to wait if none came."""
+        owed = max(0, -self._tokens)
+        self._tokens += owed
+        try:
+            grant = await self._take(want=want, owed=owed, rate=self.rate, capacity=self.capacity)
+        except BaseException:
+            self._tokens -= owed
+            raise
+        if grant.granted:
+            self._tokens += grant.granted
+            self._lapse_at = self._clock() + TOKEN_SECONDS
+            return 0.0
+        return max(0.0, (1 - grant.left) / self.rate)
+
+
 class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
-    """Broadcasts keep to the message budget, and replies share it while one goes out.
+    """Broadcasts keep to the message budget, and replies share it.
 
     Telegram's overall limit is about bulk sending, and it counts replies sent meanwhile
-    too: a reply on top of a full-speed broadcast would earn a 429 that stalls both. So while
-    a broadcast is under way, replies draw on its budget; a reply still never waits long,
-    since delivery keeps only a few sends in flight (bot.delivery.SENDERS) and the budget's
-    queue is first come, first served. With no broadcast, replies are not held back. PTB's
-    AIORateLimiter paces groups and honours retry_after for everything; bulk sends to one
-    private chat are paced here too.
+    too: a reply on top of a full-speed broadcast would earn a 429 that stalls both. In one
+    process (``shared`` unset), replies draw on the broadcast's budget while one is under way;
+    a reply still never waits long, since delivery keeps only a few sends in flight
+    (bot.delivery.SENDERS) and the budget's queue is first come, first served. With no
+    broadcast, replies are not held back. With ``shared``, the budget of every replica
+    together (SharedBudget): replies never wait, and every reply counts, since another
+    replica may be broadcasting. PTB's AIORateLimiter paces groups and honours retry_after
+    for everything; bulk sends to one private chat are paced here too.
     """
 
     def __init__(
@@ -56,12 +185,29 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         messages_per_second: float = MESSAGES_PER_SECOND,
         max_retries: int = 3,
         metrics: Metrics | None = None,
+        shared: TakeTokens | None = None,
     ) -> None:
         self._metrics = metrics
         self._limiter = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
+        self._rate = messages_per_second
         self._budget = AsyncLimiter(messages_per_second, 1)
+        self._shared = (
+            None
+            if shared is None
+            else SharedBudget(shared, messages_per_second=messages_per_second)
+        )
         self._broadcasting = 0  # bulk sends waiting or in flight
         self._chats: dict[int, AsyncLimiter] = {}
+
+    def use_rate(self, messages_per_second: float) -> None:
+        """Send at this rate from now on, the bot's total (called as each broadcast begins)."""
+        if messages_per_second == self._rate:
+            return
+        self._rate = messages_per_second
+        # Sends already waiting finish on the old budget.
+        self._budget = AsyncLimiter(messages_per_second, 1)
+        if self._shared is not None:
+            self._shared.rate = messages_per_second
 
     async def initialize(self) -> None:
         """Initialise the limiter."""
@@ -69,6 +215,8 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
 
     async def shutdown(self) -> None:
         """Shut the limiter down."""
+        if self._shared is not None:
+            await self._shared.aclose()
         await self._limiter.shutdown()
 
     async def process_request(  # noqa: PLR0917 - signature fixed by BaseRateLimiter
@@ -85,8 +233,11 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         if self._metrics is not None:
             callback = _counted(callback, self._metrics, endpoint, broadcast=broadcast)
         if not broadcast:
-            if self._broadcasting and endpoint in _MESSAGE_ENDPOINTS:
-                callback = self._budgeted(callback)
+            if endpoint in _MESSAGE_ENDPOINTS:
+                if self._shared is not None:
+                    callback = _spending(callback, self._shared)
+                elif self._broadcasting:
+                    callback = self._budgeted(callback)
             return await self._limiter.process_request(callback, args, kwargs, endpoint, data, None)
         self._broadcasting += 1
         try:
@@ -101,9 +252,10 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
 
     def _budgeted(self, request: Request) -> Request:
         """The request, taking its share of the budget on every attempt, retries included."""
+        budget = self._budget if self._shared is None else self._shared
 
         async def call(*args: Any, **kwargs: Any) -> bool | JSONDict | list[JSONDict]:
-            await self._budget.acquire()
+            await budget.acquire()
             return await request(*args, **kwargs)
 
         return call
@@ -122,6 +274,16 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
 
 
 Request = Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]]
+
+
+def _spending(request: Request, budget: SharedBudget) -> Request:
+    """The request, spending its share of the shared budget on every attempt, without waiting."""
+
+    async def call(*args: Any, **kwargs: Any) -> bool | JSONDict | list[JSONDict]:
+        budget.spend()
+        return await request(*args, **kwargs)
+
+    return call
 
 
 def _counted(request: Request, metrics: Metrics, endpoint: str, *, broadcast: bool) -> Request:
