@@ -24,7 +24,7 @@ from bot.handlers.start import DEEP_LINK_PREFIX
 from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
-from bot.ratelimit import SharedBudgetRateLimiter, database_budget
+from bot.ratelimit import DatabaseBudget, SharedBudgetRateLimiter
 from bot.settings import Settings
 from bot.vectors import VectorService, embedding_model
 from storage.db import create_engine, create_sessionmaker, is_sqlite
@@ -141,7 +141,9 @@ def build_application(
                 messages_per_second=settings.broadcast_rate,
                 metrics=metrics,
                 # SQLite means one process; on PostgreSQL, replicas share the budget.
-                shared=None if is_sqlite(settings.database_url) else database_budget(sessionmaker),
+                shared=None
+                if is_sqlite(settings.database_url)
+                else DatabaseBudget(settings.database_url),
             )
         )
         .concurrent_updates(ChatOrderedUpdateProcessor(MAX_CONCURRENT_UPDATES))

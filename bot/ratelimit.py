@@ -11,16 +11,16 @@ import enum
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
 from bot.metrics import Metrics
 from storage import ratebudget
+from storage.db import create_engine, create_sessionmaker
 from storage.ratebudget import Grant
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,14 @@ _MAX_CHAT_LIMITERS = 1024
 _MESSAGE_ENDPOINTS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage"}
 )
-# The shared budget: a replica takes a tenth of a second's tokens at a time, so replicas share
-# it finely and one round trip serves a few messages; the bucket holds a quarter of a second's,
-# so all replicas together never burst far beyond the rate. A token not spent within
-# TOKEN_SECONDS lapses: a replica that stalled (or died) holding some cannot later add them
-# to what the others send meanwhile.
-BATCH_SECONDS = 0.1
-BURST_SECONDS = 0.25
+# The shared budget: a replica takes a fifth of a second's tokens at a time, so one round trip
+# serves a few messages, and replicas still share it finely; the bucket holds 0.4 s worth, so
+# all replicas together never burst far beyond the rate. A token not spent within
+# TOKEN_SECONDS lapses: a replica that stalled (or died) holding some cannot later add them to
+# what the others send meanwhile. (Bucket and lapse together bound any window's sends by
+# 0.9 s of the rate beyond its length: under Telegram's burst of about a second.)
+BATCH_SECONDS = 0.2
+BURST_SECONDS = 0.4
 TOKEN_SECONDS = 0.5
 
 
@@ -58,48 +59,65 @@ class SendKind(enum.StrEnum):
     BROADCAST = "broadcast"
 
 
-class TakeTokens(Protocol):
-    """Pays ``owed`` tokens to the shared budget and takes up to ``want`` (storage.ratebudget)."""
+class TokenSource(Protocol):
+    """Where a replica's tokens come from: the shared budget (DatabaseBudget)."""
 
-    def __call__(self, *, want: int, owed: int, rate: float, capacity: float) -> Awaitable[Grant]:
-        """Take the tokens."""
+    async def take(self, *, want: int, owed: int, rate: float, capacity: float) -> Grant:
+        """Pay ``owed`` tokens, then take up to ``want``."""
+
+    async def aclose(self) -> None:
+        """Release what the source holds."""
 
 
-def database_budget(sessionmaker: async_sessionmaker[AsyncSession]) -> TakeTokens:
-    """Takes from the budget row in the database, each take in a transaction of its own."""
+class DatabaseBudget:
+    """The budget row in the database (storage.ratebudget), on connections of its own.
 
-    async def take(*, want: int, owed: int, rate: float, capacity: float) -> Grant:
-        async with sessionmaker() as session, session.begin():
+    Each take is one statement that commits by itself: the row is locked only while the
+    database runs it, never across a round trip, and takes never queue for a connection
+    behind the delivery's transactions.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, single_statements=True)
+        self._sessionmaker = create_sessionmaker(self._engine)
+
+    async def take(self, *, want: int, owed: int, rate: float, capacity: float) -> Grant:
+        """Pay ``owed`` tokens, then take up to ``want``."""
+        async with self._sessionmaker() as session, session.begin():
             return await ratebudget.take_tokens(
                 session=session, want=want, owed=owed, rate=rate, capacity=capacity
             )
 
-    return take
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._engine.dispose()
 
 
 class SharedBudget:
     """A replica's hand of the bot's message budget, which all replicas draw on.
 
-    Broadcast messages wait for a token; tokens come from the shared budget a batch at a
-    time, one round trip at a time. Replies never wait: they take a token at hand, or send on
-    credit, and the credit is paid to the shared budget at once in the background, so the
-    broadcasts (of any replica) make room for them.
+    Broadcast messages wait for a token. Tokens come from the shared budget a few at a time
+    (as many as are waiting, up to a batch), one take at a time. Replies never wait: they take a
+    token at hand, or go out on credit that is paid to the shared budget at once in the
+    background, so the broadcasts (of every replica) make room for them.
     """
 
     def __init__(
         self,
-        take: TakeTokens,
+        source: TokenSource,
         *,
         messages_per_second: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._take = take
+        self._source = source
         self.rate = messages_per_second
         self._clock = clock
         self._tokens = 0  # below zero: replies sent on credit, not yet paid
         self._lapse_at = 0.0
-        self._fetching = asyncio.Lock()
-        self._settling: asyncio.Task[None] | None = None
+        self._taking = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+        self._payment_waiting = False
+        self._waiting = 0  # broadcast messages waiting for a token
 
     @property
     def batch(self) -> int:
@@ -118,43 +136,60 @@ class SharedBudget:
 
     async def acquire(self) -> None:
         """Wait for one message's share of the budget (a broadcast message)."""
-        while True:
-            if self._at_hand() > 0:
-                self._tokens -= 1
-                return
-            async with self._fetching:
-                if self._at_hand() <= 0:
-                    # Holding the lock, so the other senders wait here instead of each
-                    # asking the database.
-                    await asyncio.sleep(await self._fetch(self.batch))
+        self._waiting += 1
+        try:
+            while self._at_hand() <= 0:
+                async with self._taking:
+                    if self._at_hand() <= 0:
+                        # As many as are waiting, not more: a token at hand that nobody
+                        # spends lapses, lost to every replica. Holding the lock, so the
+                        # others wait here instead of each asking the database.
+                        want = min(self.batch, self._waiting)
+                        await asyncio.sleep(await self._take(want))
+            self._tokens -= 1
+        finally:
+            self._waiting -= 1
 
     def spend(self) -> None:
         """Take one message's share now (a reply): on credit when no token is at hand."""
         self._at_hand()
         self._tokens -= 1
-        if self._tokens < 0 and (self._settling is None or self._settling.done()):
-            self._settling = asyncio.create_task(self._settle())
+        if self._tokens < 0:
+            self._pay_soon()
 
     async def aclose(self) -> None:
-        """Pay what is owed before the process stops."""
-        if self._settling is not None:
-            await asyncio.wait([self._settling])
+        """Pay what is owed, then let the source go."""
+        if self._background:
+            await asyncio.wait(self._background)
+        await self._source.aclose()
 
-    async def _settle(self) -> None:
+    def _pay_soon(self) -> None:
+        if self._payment_waiting:
+            return  # it will see this credit or shortage when its turn comes
+        self._payment_waiting = True
+        task = asyncio.create_task(self._pay())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _pay(self) -> None:
+        """Pay the credit replies ran up."""
         try:
-            async with self._fetching:
-                if self._tokens < 0:
-                    await self._fetch(0)
+            async with self._taking:
+                self._payment_waiting = False
+                if self._at_hand() < 0:
+                    await self._take(0)
         except Exception as exc:
             # Kept as owed: the next take pays it.
-            log.warning("rate limit: replies sent on credit not paid yet: %r", exc)
+            log.warning("rate limit: the shared budget did not answer: %r", exc)
 
-    async def _fetch(self, want: int) -> float:
+    async def _take(self, want: int) -> float:
         """Pay what replies owe and take up to ``want`` tokens; seconds to wait if none came."""
         owed = max(0, -self._tokens)
         self._tokens += owed
         try:
-            grant = await self._take(want=want, owed=owed, rate=self.rate, capacity=self.capacity)
+            grant = await self._source.take(
+                want=want, owed=owed, rate=self.rate, capacity=self.capacity
+            )
         except BaseException:
             self._tokens -= owed
             raise
@@ -185,7 +220,7 @@ class SharedBudgetRateLimiter(BaseRateLimiter[SendKind]):
         messages_per_second: float = MESSAGES_PER_SECOND,
         max_retries: int = 3,
         metrics: Metrics | None = None,
-        shared: TakeTokens | None = None,
+        shared: TokenSource | None = None,
     ) -> None:
         self._metrics = metrics
         self._limiter = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
