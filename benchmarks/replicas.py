@@ -82,7 +82,12 @@ async def broadcast(
 
 
 def run(
-    label: str, count: int, *, kill: bool = False, code: Path = ROOT, env: dict[str, str] | None = None
+    label: str,
+    count: int,
+    *,
+    kill: bool = False,
+    code: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> None:
     postgres = os.environ["TEST_POSTGRES_URL"]
     name = f"{make_url(postgres).database}_replicas_bench"

@@ -115,12 +115,13 @@ async def replicas(
         for number in range(count):
             # The log goes to a file: a pipe nobody reads would stall a replica once full.
             with (logs / f"replica-{number}.log").open("ab") as log:
-                running.processes.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "bot", "run", "--no-migrate",
-                        cwd=logs, env=_env(telegram, db_url, code, env or {}), stderr=log,
-                    )  # fmt: skip
+                process = await asyncio.create_subprocess_exec(
+                    *(sys.executable, "-m", "bot", "run", "--no-migrate"),
+                    cwd=logs,
+                    env=_env(telegram, db_url, code, env or {}),
+                    stderr=log,
                 )
+            running.processes.append(process)
         # Each replica sets the webhook once it is up.
         await telegram.wait_until(lambda: len(telegram.calls("setWebhook")) >= webhooks + count, 60)
         yield running
