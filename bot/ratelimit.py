@@ -7,6 +7,7 @@ replica draws on one budget in the database (storage.ratebudget), a few tokens a
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import logging
 import math
@@ -15,8 +16,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import DBAPIError
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from bot.metrics import Metrics
 from storage import ratebudget
@@ -42,15 +45,18 @@ _MAX_CHAT_LIMITERS = 1024
 _MESSAGE_ENDPOINTS = frozenset(
     {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "copyMessage"}
 )
-# The shared budget: a replica takes a fifth of a second's tokens at a time, so one round trip
-# serves a few messages, and replicas still share it finely; the bucket holds 0.4 s worth, so
-# all replicas together never burst far beyond the rate. A token not spent within
+# The shared budget: a replica takes at most a fifth of a second's tokens at a time, so one
+# round trip serves a few messages, and replicas still share it finely; the bucket holds 0.4 s
+# worth, so all replicas together never burst far beyond the rate. A token not spent within
 # TOKEN_SECONDS lapses: a replica that stalled (or died) holding some cannot later add them to
-# what the others send meanwhile. (Bucket and lapse together bound any window's sends by
-# 0.9 s of the rate beyond its length: under Telegram's burst of about a second.)
+# what the others send meanwhile.
 BATCH_SECONDS = 0.2
 BURST_SECONDS = 0.4
-TOKEN_SECONDS = 0.5
+TOKEN_SECONDS = 1.0
+# A replica keeps at hand what it spent in this long, lately: enough to cover a slow round
+# trip to the database (on a busy machine, over a tenth of a second), few enough to be spent
+# long before they lapse.
+LOOKAHEAD_SECONDS = 0.5
 
 
 class SendKind(enum.StrEnum):
@@ -83,21 +89,35 @@ class DatabaseBudget:
 
     async def take(self, *, want: int, owed: int, rate: float, capacity: float) -> Grant:
         """Pay ``owed`` tokens, then take up to ``want``."""
-        async with self._sessionmaker() as session, session.begin():
-            return await ratebudget.take_tokens(
-                session=session, want=want, owed=owed, rate=rate, capacity=capacity
-            )
+        # The connection is not pinged before each take (a round trip as long as the take);
+        # one the server dropped fails once, is discarded, and the take is made again.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(2),
+            retry=retry_if_exception(_connection_lost),
+            reraise=True,
+        ):
+            with attempt:
+                async with self._sessionmaker() as session, session.begin():
+                    return await ratebudget.take_tokens(
+                        session=session, want=want, owed=owed, rate=rate, capacity=capacity
+                    )
+        raise AssertionError("unreachable: the last attempt raises")
 
     async def aclose(self) -> None:
         """Close the connections."""
         await self._engine.dispose()
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 class SharedBudget:
     """A replica's hand of the bot's message budget, which all replicas draw on.
 
-    Broadcast messages wait for a token. Tokens come from the shared budget a few at a time
-    (as many as are waiting, up to a batch), one take at a time. Replies never wait: they take a
+    Broadcast messages wait for a token. Tokens come from the shared budget a few at a time,
+    one take at a time: as many as are waiting, or as the last quarter of a second's pace
+    will need, up to a batch, asked for before the last is spent. Replies never wait: they take a
     token at hand, or go out on credit that is paid to the shared budget at once in the
     background, so the broadcasts (of every replica) make room for them.
     """
@@ -118,6 +138,7 @@ class SharedBudget:
         self._background: set[asyncio.Task[None]] = set()
         self._payment_waiting = False
         self._waiting = 0  # broadcast messages waiting for a token
+        self._spent: collections.deque[float] = collections.deque()  # when, over the last second
 
     @property
     def batch(self) -> int:
@@ -141,14 +162,29 @@ class SharedBudget:
             while self._at_hand() <= 0:
                 async with self._taking:
                     if self._at_hand() <= 0:
-                        # As many as are waiting, not more: a token at hand that nobody
-                        # spends lapses, lost to every replica. Holding the lock, so the
-                        # others wait here instead of each asking the database.
-                        want = min(self.batch, self._waiting)
-                        await asyncio.sleep(await self._take(want))
+                        # Holding the lock, so the others wait here instead of each asking.
+                        await asyncio.sleep(await self._take(self._want()))
             self._tokens -= 1
         finally:
             self._waiting -= 1
+        now = self._clock()
+        self._spent.append(now)
+        if self._at_hand() < self._demand(now) and not self._taking.locked():
+            # Ask for the next tokens while these are spent: a round trip to the database
+            # takes long on a busy machine, and the senders should not wait it out.
+            self._in_background(self._top_up())
+
+    def _demand(self, now: float) -> int:
+        """Tokens this replica will likely spend within LOOKAHEAD_SECONDS, by the last second."""
+        while self._spent and self._spent[0] < now - 1:
+            self._spent.popleft()
+        return math.ceil(len(self._spent) * LOOKAHEAD_SECONDS)
+
+    def _want(self) -> int:
+        # What is waiting, or will be soon, not more: a token nobody spends lapses, lost to
+        # every replica.
+        demand = self._demand(self._clock()) - max(0, self._at_hand())
+        return max(1, min(self.batch, max(self._waiting, demand)))
 
     def spend(self) -> None:
         """Take one message's share now (a reply): on credit when no token is at hand."""
@@ -165,9 +201,12 @@ class SharedBudget:
 
     def _pay_soon(self) -> None:
         if self._payment_waiting:
-            return  # it will see this credit or shortage when its turn comes
+            return  # it will see this credit when its turn comes
         self._payment_waiting = True
-        task = asyncio.create_task(self._pay())
+        self._in_background(self._pay())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -180,6 +219,15 @@ class SharedBudget:
                     await self._take(0)
         except Exception as exc:
             # Kept as owed: the next take pays it.
+            log.warning("rate limit: the shared budget did not answer: %r", exc)
+
+    async def _top_up(self) -> None:
+        """Take the tokens the next moments will need."""
+        try:
+            async with self._taking:
+                if self._at_hand() < self._demand(self._clock()):
+                    await self._take(self._want())
+        except Exception as exc:
             log.warning("rate limit: the shared budget did not answer: %r", exc)
 
     async def _take(self, want: int) -> float:

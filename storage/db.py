@@ -81,7 +81,9 @@ def create_engine(url: str, *, single_statements: bool = False) -> AsyncEngine:
         return _create_async_engine(
             sa_url,
             isolation_level="AUTOCOMMIT",
-            pool_pre_ping=True,
+            # A ping costs as long as the statement: a dropped connection fails its statement
+            # instead, and the caller tries again on a new one.
+            pool_pre_ping=False,
             pool_recycle=1800,
             pool_size=1,
             max_overflow=1,
