@@ -116,9 +116,9 @@ class SharedBudget:
     """A replica's hand of the bot's message budget, which all replicas draw on.
 
     Broadcast messages wait for a token. Tokens come from the shared budget a few at a time,
-    one take at a time: as many as are waiting, or as the last quarter of a second's pace
-    will need, up to a batch, asked for before the last is spent. Replies never wait: they take a
-    token at hand, or go out on credit that is paid to the shared budget at once in the
+    one take at a time: as many as are waiting, or as the last half second's pace will need,
+    up to a batch, asked for before the last is spent. Replies never wait: they take a token
+    at hand, or go out on credit that is paid to the shared budget at once in the
     background, so the broadcasts (of every replica) make room for them.
     """
 
