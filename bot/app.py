@@ -25,10 +25,10 @@ from bot.ingest import Ingestor
 from bot.metrics import Metrics
 from bot.monitoring import Health, MonitoringServer, check_health
 from bot.paid import PaidBroadcast
-from bot.ratelimit import SharedBudgetRateLimiter
+from bot.ratelimit import DatabaseBudget, SharedBudgetRateLimiter
 from bot.settings import Settings
 from bot.vectors import VectorService, embedding_model
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,12 @@ def build_application(
     model = embedding_model(settings)
     ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=clock, embedder=model)
     metrics.track_llm(ingestor.summarizer)
-    limiter = SharedBudgetRateLimiter(messages_per_second=settings.broadcast_rate, metrics=metrics)
+    limiter = SharedBudgetRateLimiter(
+        messages_per_second=settings.broadcast_rate,
+        metrics=metrics,
+        # SQLite means one process; on PostgreSQL, replicas share the budget.
+        shared=None if is_sqlite(settings.database_url) else DatabaseBudget(settings.database_url),
+    )
     services = Services(
         settings=settings,
         engine=engine,

@@ -130,7 +130,7 @@ class PaidBroadcast:
         _log(plan, self.paid_rate)
         if plan.paid:
             self._paid_rounds += 1
-            self._limiter.set_broadcast_rate(self.paid_rate)
+            self._limiter.use_rate(self.paid_rate)
         return plan
 
     def end_round(self, plan: RoundPlan) -> None:
@@ -139,7 +139,7 @@ class PaidBroadcast:
             return
         self._paid_rounds -= 1
         if not self._paid_rounds:
-            self._limiter.set_broadcast_rate(self.free_rate)
+            self._limiter.use_rate(self.free_rate)
 
 
 def stars(amount_nanostars: int) -> str:

@@ -74,8 +74,9 @@ class Settings(BaseSettings):
     delivery_lease: dt.timedelta = Field(default=dt.timedelta(minutes=2), gt=dt.timedelta(0))
     # How often due digests are looked for; a digest goes out within this of its minute.
     delivery_interval: dt.timedelta = Field(default=dt.timedelta(minutes=1), gt=dt.timedelta(0))
-    # Messages a second from this process, digests and replies together. Telegram allows about
-    # 30 a second per bot, so several replicas divide it; just under 30 avoids 429s from jitter.
+    # Messages a second from the whole bot, digests and replies together: on PostgreSQL every
+    # replica draws on one budget. Telegram allows about 30 a second per bot; just under 30
+    # avoids 429s from jitter.
     broadcast_rate: float = Field(default=29.0, gt=0)
     # Paid broadcasts (bot.paid): digests go out with allow_paid_broadcast at PAID_BROADCAST_RATE
     # a second, digests and replies together, when the Star balance covers a round; Telegram

@@ -56,8 +56,12 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create an async engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URLs."""
+def create_engine(url: str, *, single_statements: bool = False) -> AsyncEngine:
+    """Create an async engine for ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URLs.
+
+    ``single_statements``: a small PostgreSQL engine whose every statement commits by itself,
+    with no BEGIN or COMMIT round trips (SQLite ignores it), for units of one statement.
+    """
     sa_url = make_url(url)
     if is_sqlite(sa_url):
         _ensure_sqlite_directory(sa_url)
@@ -73,6 +77,18 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
+    if single_statements:
+        return _create_async_engine(
+            sa_url,
+            isolation_level="AUTOCOMMIT",
+            # A ping costs as long as the statement: a dropped connection fails its statement
+            # instead, and the caller tries again on a new one.
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            pool_size=1,
+            max_overflow=1,
+            pool_timeout=30,
+        )
     return _create_async_engine(
         sa_url,
         # Survive server restarts and idle connections dropped by proxies or firewalls.

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -295,3 +296,17 @@ class SavedQuery(Base):
     query: Mapped[str] = mapped_column(Text)
     # Forgotten some time after the last use; its buttons then ask for a new search.
     used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RateBudget(Base):
+    """The bot's message budget, a token bucket that every replica draws on (one row)."""
+
+    __tablename__ = "rate_budget"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Tokens left at ``stamp``; below zero when replies were sent on credit.
+    tokens: Mapped[float] = mapped_column(Double)
+    # Seconds since the epoch by the database's clock, the one clock all replicas share.
+    stamp: Mapped[float] = mapped_column(Double)
+    # What the last take granted: RETURNING sees only the new row, SET only the old one.
+    granted: Mapped[int] = mapped_column(Integer)

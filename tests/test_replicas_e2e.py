@@ -65,7 +65,6 @@ async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_ki
                 INGEST_ON_START="true",
                 DELIVERY_INTERVAL="PT2S",
                 DELIVERY_LEASE=f"PT{LEASE_SECONDS}S",
-                BROADCAST_RATE="14",  # Telegram's ~30/s per bot, shared by two replicas
                 LOG_LEVEL="WARNING",
             )
 
