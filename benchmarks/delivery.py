@@ -19,7 +19,6 @@ Figures:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sys
 import tempfile
 from pathlib import Path
@@ -34,19 +33,11 @@ from benchmarks.common import (  # noqa: E402
     emit_latencies,
     sqlite_url,
 )
-from bot.ingest import Ingestor  # noqa: E402
 from bot.ratelimit import MESSAGES_PER_SECOND  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from content.models import Source  # noqa: E402
-from storage.db import create_engine, create_sessionmaker, upgrade_async  # noqa: E402
-from tests.broadcast import Tally, papers_by_tag_set, seed_due_chats, tally  # noqa: E402
-from tests.fake_llm import FakeLLM  # noqa: E402
-from tests.fake_sources import FakeSources  # noqa: E402
+from tests.broadcast import Tally, ingest_day, make_due, tally  # noqa: E402
 from tests.fake_telegram import FakeTelegram, RateLimit  # noqa: E402
 from tests.harness import TOKEN  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "hf_daily_2024-12-19.json"
-DAY = dt.date(2024, 12, 19)
 CHATS = range(20_000, 20_100 if SHORT else 21_000)
 COMMAND_CHATS = range(30_000, 30_020)
 COMMANDS_PER_SECOND = 2
@@ -54,27 +45,6 @@ TELEGRAM_LIMIT = 30.0
 # The bot's BROADCAST_RATE: the process runs with the default.
 LIMIT = MESSAGES_PER_SECOND
 TICK_DONE = "digest_delivery_tick_timestamp_seconds"
-
-
-async def prepare(db_url: str) -> dict[tuple[str, ...], set[str]]:
-    """Ingest the day's papers and make the chats due; return the papers each tag set is owed."""
-    await upgrade_async(db_url)
-    now = dt.datetime.now(dt.UTC)
-    engine = create_engine(db_url)
-    sessionmaker = create_sessionmaker(engine)
-    async with FakeSources() as sources, FakeLLM() as llm:
-        sources.hf_days[DAY] = FIXTURE.read_bytes()
-        settings = Settings(
-            _env_file=None, database_url=db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url
-        )
-        ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=lambda: now)
-        try:
-            await ingestor.run([DAY], [Source.HF])
-            await seed_due_chats(sessionmaker, CHATS, due_at=now - dt.timedelta(minutes=1))
-            return await papers_by_tag_set(sessionmaker)
-        finally:
-            await ingestor.aclose()
-            await engine.dispose()
 
 
 def report(telegram: FakeTelegram, result: Tally) -> None:
@@ -118,7 +88,8 @@ def report(telegram: FakeTelegram, result: Tally) -> None:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        owed = await prepare(sqlite_url(tmp))
+        owed = await ingest_day(sqlite_url(tmp))
+        await make_due(sqlite_url(tmp), CHATS)
         limits = RateLimit(global_per_second=TELEGRAM_LIMIT, per_chat_per_second=1)
         async with FakeTelegram(TOKEN, rate_limit=limits) as telegram:
             due = set(CHATS)

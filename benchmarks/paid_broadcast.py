@@ -27,7 +27,6 @@ database, limiter or rendering; its CPU per message covers PTB, httpx and the fa
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -40,18 +39,10 @@ from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from benchmarks.common import SHORT, bot_process, cpu_seconds, emit, sqlite_url, until  # noqa: E402
-from bot.ingest import Ingestor  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from content.models import Source  # noqa: E402
-from storage.db import create_engine, create_sessionmaker, upgrade_async  # noqa: E402
-from tests.broadcast import papers_by_tag_set, seed_due_chats, tally  # noqa: E402
-from tests.fake_llm import FakeLLM  # noqa: E402
-from tests.fake_sources import FakeSources  # noqa: E402
+from tests.broadcast import ingest_day, make_due, tally  # noqa: E402
 from tests.fake_telegram import NANOSTARS_PER_STAR, FakeTelegram, RateLimit  # noqa: E402
 from tests.harness import TOKEN  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "hf_daily_2024-12-19.json"
-DAY = dt.date(2024, 12, 19)
 CHATS = range(40_000, 40_300 if SHORT else 43_000)
 PAID_RATE = 300
 BALANCE_STARS = 100_000
@@ -62,31 +53,11 @@ RUNS = {
 }
 
 
-async def prepare(db_url: str) -> dict[tuple[str, ...], set[str]]:
-    """Ingest the day's papers and make the chats due; return the papers each tag set is owed."""
-    await upgrade_async(db_url)
-    now = dt.datetime.now(dt.UTC)
-    engine = create_engine(db_url)
-    sessionmaker = create_sessionmaker(engine)
-    async with FakeSources() as sources, FakeLLM() as llm:
-        sources.hf_days[DAY] = FIXTURE.read_bytes()
-        settings = Settings(
-            _env_file=None, database_url=db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url
-        )
-        ingestor = Ingestor(settings=settings, sessionmaker=sessionmaker, clock=lambda: now)
-        try:
-            await ingestor.run([DAY], [Source.HF])
-            await seed_due_chats(sessionmaker, CHATS, due_at=now - dt.timedelta(minutes=1))
-            return await papers_by_tag_set(sessionmaker)
-        finally:
-            await ingestor.aclose()
-            await engine.dispose()
-
-
 async def run(name: str, env: dict[str, str]) -> None:
     """One broadcast of every due chat's digest; emit its figures."""
     with tempfile.TemporaryDirectory() as tmp:
-        owed = await prepare(sqlite_url(tmp))
+        owed = await ingest_day(sqlite_url(tmp))
+        await make_due(sqlite_url(tmp), CHATS)
         async with FakeTelegram(TOKEN, rate_limit=LIMITS) as telegram:
             telegram.set_star_balance(BALANCE_STARS)
             # The bot writes to nobody else: every accepted message is a digest.

@@ -37,9 +37,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from benchmarks.common import SHORT, emit  # noqa: E402
+from tests.broadcast import ingest_day, make_due  # noqa: E402
 from tests.fake_telegram import FakeTelegram, RateLimit  # noqa: E402
 from tests.harness import TOKEN  # noqa: E402
-from tests.replicas import ingest_day, make_due, replicas  # noqa: E402
+from tests.replicas import replicas  # noqa: E402
 from tests.scratch_db import scratch_postgres  # noqa: E402
 
 DIGESTS = 120 if SHORT else 600

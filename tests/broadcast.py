@@ -1,6 +1,6 @@
 """A morning broadcast to many chats: seeding them, and counting what each one received.
 
-Shared by the broadcast and crash tests and by ``benchmarks/delivery.py``.
+Shared by the broadcast, crash and replica tests and by the delivery benchmarks.
 """
 
 from __future__ import annotations
@@ -8,19 +8,28 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.ingest import Ingestor
+from bot.settings import Settings
+from content.models import Source
 from storage import chats, subscriptions
+from storage.db import create_engine, create_sessionmaker, upgrade_async
 from storage.models import Paper
 from storage.papers import tags_of
+from tests.fake_llm import FakeLLM
+from tests.fake_sources import FakeSources
 from tests.fake_telegram import FakeTelegram, SentMessage
 
 # Tag sets of the seed day (tests/fixtures/hf_daily_2024-12-19.json) that match papers.
 TAG_SETS: tuple[tuple[str, ...], ...] = (("mllm",), ("moe",), ("benchmark", "mllm"), ("agents",))
+FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
+DAY = dt.date(2024, 12, 19)
 _PAPER_LINK = re.compile(r'href="https://(?:huggingface\.co/papers|arxiv\.org/abs)/([^"/?#]+)"')
 
 
@@ -120,3 +129,34 @@ def tally(
         messages=sum(call.ok for call in sends),
         too_many_requests=sum(call.status == 429 for call in sends),
     )
+
+
+async def ingest_day(db_url: str) -> dict[tuple[str, ...], set[str]]:
+    """Migrate, ingest the fixture day; return the papers each seed tag set is owed."""
+    await upgrade_async(db_url)
+    engine = create_engine(db_url)
+    sessionmaker = create_sessionmaker(engine)
+    async with FakeSources() as sources, FakeLLM() as llm:
+        sources.hf_days[DAY] = FIXTURE.read_bytes()
+        settings = Settings(
+            _env_file=None, database_url=db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url
+        )
+        ingestor = Ingestor(
+            settings=settings, sessionmaker=sessionmaker, clock=lambda: dt.datetime.now(dt.UTC)
+        )
+        try:
+            await ingestor.run([DAY], [Source.HF])
+            return await papers_by_tag_set(sessionmaker)
+        finally:
+            await ingestor.aclose()
+            await engine.dispose()
+
+
+async def make_due(db_url: str, chat_ids: Sequence[int]) -> None:
+    """Private chats whose digest fell due a minute ago."""
+    engine = create_engine(db_url)
+    try:
+        due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        await seed_due_chats(create_sessionmaker(engine), chat_ids, due_at=due)
+    finally:
+        await engine.dispose()

@@ -6,59 +6,19 @@ Shared by ``tests/test_shared_budget_e2e.py`` and ``benchmarks/replicas.py``.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.ingest import Ingestor
 from bot.settings import Settings
-from content.models import Source
-from storage.db import create_engine, create_sessionmaker, upgrade_async
-from tests.broadcast import papers_by_tag_set, seed_due_chats
-from tests.fake_llm import FakeLLM
-from tests.fake_sources import FakeSources
 from tests.fake_telegram import FakeTelegram
 from tests.harness import TOKEN, WEBHOOK_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "hf_daily_2024-12-19.json"
-DAY = dt.date(2024, 12, 19)
-
-
-async def ingest_day(db_url: str) -> dict[tuple[str, ...], set[str]]:
-    """Migrate, ingest the fixture day; return the papers each seed tag set is owed."""
-    await upgrade_async(db_url)
-    engine = create_engine(db_url)
-    sessionmaker = create_sessionmaker(engine)
-    async with FakeSources() as sources, FakeLLM() as llm:
-        sources.hf_days[DAY] = FIXTURE.read_bytes()
-        settings = Settings(
-            _env_file=None, database_url=db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url
-        )
-        ingestor = Ingestor(
-            settings=settings, sessionmaker=sessionmaker, clock=lambda: dt.datetime.now(dt.UTC)
-        )
-        try:
-            await ingestor.run([DAY], [Source.HF])
-            return await papers_by_tag_set(sessionmaker)
-        finally:
-            await ingestor.aclose()
-            await engine.dispose()
-
-
-async def make_due(db_url: str, chat_ids: Sequence[int]) -> None:
-    """Private chats whose digest fell due a minute ago."""
-    engine = create_engine(db_url)
-    try:
-        due = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
-        await seed_due_chats(create_sessionmaker(engine), chat_ids, due_at=due)
-    finally:
-        await engine.dispose()
 
 
 @dataclass

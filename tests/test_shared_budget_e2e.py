@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery
-from tests.broadcast import papers_in, tally
+from tests.broadcast import ingest_day, make_due, papers_in, tally
 from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
 from tests.harness import TOKEN
-from tests.replicas import ingest_day, make_due, replicas
+from tests.replicas import replicas
 
 FIRST, SECOND = range(50_000, 50_150), range(51_000, 51_150)
 LEASE_SECONDS = 4
