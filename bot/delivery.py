@@ -9,7 +9,7 @@ import html
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -73,6 +73,19 @@ class Run:
     chat_id: int
     local_date: dt.date
     attempt: int
+    renewed_at: dt.datetime  # when the run was started or last renewed
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A claimed chat whose run this sender started, and the digest it is owed."""
+
+    chat: DueChat
+    run: Run
+    digest: ComposedDigest
+    topics: Sequence[str]
+    followups: Sequence[CodeFollowup]
+    week_from: dt.date | None
 
 
 @dataclass(slots=True)
@@ -132,6 +145,11 @@ def never_reached_telegram(exc: BaseException) -> bool:
 def plain_text(message: str) -> str:
     """The visible text of our own HTML, for the plain-text fallback after a 400."""
     return html.unescape(_TAG.sub("", message))
+
+
+def local_day(chat: DueChat) -> dt.date:
+    """The chat's local day its digest fell due: what its run is keyed by."""
+    return chat.next_digest_at.astimezone(zone(chat.timezone)).date()
 
 
 def following_digest(
@@ -227,40 +245,19 @@ class Deliverer:
         # The batches of one tick compose over the same papers, mostly for the same profiles.
         cache = digests.ComposeCache()
 
-        async def one(
-            chat: DueChat,
-            digest: ComposedDigest,
-            topics: Sequence[str],
-            followups: Sequence[CodeFollowup],
-            week: dt.date | None,
-        ) -> None:
+        async def one(owed: Owed) -> None:
             async with limit:
                 try:
-                    await self._deliver_due(
-                        chat, digest, topics, report, followups=followups, week_from=week
-                    )
+                    await self._deliver(owed, report)
                 except Exception as exc:
                     # One chat's trouble (a database error, a setting that no longer
                     # parses) must not cost the others their digests. Its claim lapses,
-                    # and a later tick tries again.
-                    log.exception("delivery: chat %d failed", chat.chat_id)
-                    report.errors.append(f"{chat.chat_id}: {exc!r}")
+                    # and a later tick resumes its run.
+                    log.exception("delivery: chat %d failed", owed.chat.chat_id)
+                    report.errors.append(f"{owed.chat.chat_id}: {exc!r}")
 
-        while batch := await self._claim_batch(cache):
-            due, composed, profiles, week_from, followups = batch
-            report.due += len(due)
-            await asyncio.gather(
-                *(
-                    one(
-                        chat,
-                        composed.get(chat.chat_id, _EMPTY),
-                        profiles[chat.chat_id].topics,
-                        followups.get(chat.chat_id, ()),
-                        None if chat.digest_weekday is None else week_from,
-                    )
-                    for chat in due
-                )
-            )
+        while batch := await self._claim_batch(cache, report):
+            await asyncio.gather(*(one(owed) for owed in batch))
         if report.due:
             log.info(
                 "delivery: %d due, %d sent (%d messages), %d empty, %d blocked, %d failed",
@@ -274,29 +271,49 @@ class Deliverer:
         return report
 
     async def _claim_batch(
-        self, cache: digests.ComposeCache
-    ) -> (
-        tuple[
-            list[DueChat],
-            dict[int, ComposedDigest],
-            dict[int, Profile],
-            dt.date | None,
-            dict[int, tuple[CodeFollowup, ...]],
-        ]
-        | None
-    ):
+        self, cache: digests.ComposeCache, report: DeliveryReport
+    ) -> list[Owed] | None:
+        """Claim due chats and start their runs: the digests owed, None when none was due.
+
+        One transaction for the batch: a chat refused its run (finished that day, or another
+        sender is at it) and a chat with nothing new are settled here, so sending a one-message
+        digest costs one more transaction, the one that records it.
+        """
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
         # runs are stamped with the clock at that moment, never the tick's start: a broadcast
         # outlasts the lease, and a stale stamp would hand its chats to another sender.
-        settings = self._services.settings
+        lease = self._services.settings.delivery_lease
         now = self._services.now()
         async with self._services.sessionmaker() as session, session.begin():
             due = await digests.claim_due_chats(
-                session=session, now=now, limit=DUE_BATCH, lease=settings.delivery_lease
+                session=session, now=now, limit=DUE_BATCH, lease=lease
             )
             if not due:
                 return None
+            report.due += len(due)
+            # The runs start before the digests are composed, so that what each chat received
+            # until now is left out, and nobody else sends to it until its run ends.
+            days: dict[int, dt.date] = {}
+            for chat in due:
+                try:
+                    days[chat.chat_id] = local_day(chat)
+                except Exception as exc:
+                    # A setting that no longer parses must not cost the others their digests.
+                    # The claim lapses, and a later tick tries again.
+                    log.exception("delivery: chat %d failed", chat.chat_id)
+                    report.errors.append(f"{chat.chat_id}: {exc!r}")
+            started = await digests.start_runs(session=session, days=days, now=now, lease=lease)
+            for chat in due:
+                if chat.chat_id in days and chat.chat_id not in started:
+                    # Finished that day already: move on to the next. Otherwise someone else
+                    # is sending it right now, and moving the chat on could lose their digest.
+                    status = await digests.run_status(
+                        session=session, chat_id=chat.chat_id, local_date=days[chat.chat_id]
+                    )
+                    if status != digests.RUN_SENDING:
+                        await self._release(session, chat, now, chat.chat_id)
+            due = [chat for chat in due if chat.chat_id in started]
             profiles = await follows.load_profiles(
                 session=session, tags={chat.chat_id: chat.tags for chat in due}
             )
@@ -310,103 +327,104 @@ class Deliverer:
             since = await digests.default_since(session=session)
             followups = (
                 {}
-                if since is None
+                if since is None or not due
                 else await digests.code_followups(
                     session=session,
                     chat_ids=[chat.chat_id for chat in due],
                     since=since - digests.CODE_WINDOW,
                 )
             )
-        return due, composed, profiles, week_from, followups
-
-    async def _deliver_due(
-        self,
-        chat: DueChat,
-        digest: ComposedDigest,
-        topics: Sequence[str],
-        report: DeliveryReport,
-        *,
-        followups: Sequence[CodeFollowup],
-        week_from: dt.date | None = None,
-    ) -> None:
-        now = self._services.now()
-        tz = zone(chat.timezone)
-        local_date = chat.next_digest_at.astimezone(tz).date()
-        following = next_digest_at(now, tz, chat.digest_time, chat.digest_weekday)
-        async with self._services.sessionmaker() as session, session.begin():
-            attempt = await digests.start_run(
-                session=session,
-                chat_id=chat.chat_id,
-                local_date=local_date,
-                now=now,
-                lease=self._services.settings.delivery_lease,
-            )
-            if attempt is None:
-                # Finished that day already: move on to the next. Otherwise someone else is
-                # sending it right now, and moving the chat on could lose their digest.
-                finished = await digests.run_status(
-                    session=session, chat_id=chat.chat_id, local_date=local_date
-                )
-                if finished != digests.RUN_SENDING:
-                    await digests.release_chat(
-                        session=session,
-                        chat_id=chat.chat_id,
-                        due_at=chat.next_digest_at,
-                        next_digest_at=following,
+            owed: list[Owed] = []
+            for chat in due:
+                digest = composed.get(chat.chat_id, _EMPTY)
+                told = followups.get(chat.chat_id, ())
+                run = Run(chat.chat_id, days[chat.chat_id], started[chat.chat_id], now)
+                if digest.papers or told:
+                    weekly = chat.digest_weekday is not None
+                    topics = profiles[chat.chat_id].topics
+                    owed.append(
+                        Owed(chat, run, digest, topics, told, week_from if weekly else None)
                     )
-                return
-            if not digest.papers and not followups:
+                    continue
                 # A day with nothing new: nothing goes out.
-                await digests.finish_run(
-                    session=session,
-                    chat_id=chat.chat_id,
-                    local_date=local_date,
-                    status="empty",
-                    error=None,
-                    now=now,
-                )
+                await self._finish(session, chat, run, status="empty")
                 report.empty += 1
-                await digests.release_chat(
-                    session=session,
-                    chat_id=chat.chat_id,
-                    due_at=chat.next_digest_at,
-                    next_digest_at=following,
-                )
-                return
-        chat_id = chat.chat_id
-        run = Run(chat_id, local_date, attempt)
+        return owed
+
+    async def _release(
+        self, session: AsyncSession, chat: DueChat, now: dt.datetime, chat_id: int
+    ) -> None:
+        """End the claim on the chat (now at ``chat_id``) and move it on to its next digest."""
+        await digests.release_chat(
+            session=session,
+            chat_id=chat_id,
+            due_at=chat.next_digest_at,
+            next_digest_at=next_digest_at(
+                now, zone(chat.timezone), chat.digest_time, chat.digest_weekday
+            ),
+        )
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        chat: DueChat,
+        run: Run,
+        *,
+        status: str,
+        error: str | None = None,
+    ) -> None:
+        """End the run with ``status``; move its chat (at ``run.chat_id``) to its next digest."""
+        now = self._services.now()
+        await digests.finish_run(
+            session=session,
+            chat_id=run.chat_id,
+            local_date=run.local_date,
+            status=status,
+            error=error,
+            now=now,
+        )
+        if status == "blocked":
+            await chats.set_active(session=session, chat_id=run.chat_id, active=False)
+        await self._release(session, chat, now, run.chat_id)
+
+    async def _deliver(self, owed: Owed, report: DeliveryReport) -> None:
+        chat, run = owed.chat, owed.run
         # The run stays keyed by the day it fell due; the header tells the day it arrives.
-        today = self._services.now().astimezone(tz).date()
-        status, error = "done", None
+        today = self._services.now().astimezone(zone(chat.timezone)).date()
         digest_format = DigestFormat(chat.digest_format)
 
-        async def send_to(target: int, target_run: Run) -> int:
+        async def send_to(target_run: Run, *, fresh: bool) -> int:
+            async def done(session: AsyncSession) -> None:
+                await self._finish(session, chat, target_run, status="done")
+
             return await self.send(
-                target,
+                target_run.chat_id,
                 chat.tags,
-                digest,
+                owed.digest,
                 today,
                 run=target_run,
-                topics=topics,
+                fresh=fresh,
+                on_done=done,
+                topics=owed.topics,
                 digest_format=digest_format,
-                week_from=week_from,
-                code_followups=followups,
+                week_from=owed.week_from,
+                code_followups=owed.followups,
             )
 
         try:
             try:
-                sent = await send_to(chat_id, run)
+                sent = await send_to(run, fresh=True)
             except ChatMigrated as moved:
                 # The group became a supergroup: everything, this run included, moves to
                 # the new id, and the digest goes on there after what was delivered.
-                chat_id = moved.new_chat_id
-                await move_chat(self._services, old_id=chat.chat_id, new_id=chat_id)
-                run = replace(run, chat_id=chat_id)
-                sent = await send_to(chat_id, run)
+                await move_chat(self._services, old_id=chat.chat_id, new_id=moved.new_chat_id)
+                run = replace(run, chat_id=moved.new_chat_id)
+                sent = await send_to(run, fresh=False)
             # Not "report.messages += await ...": that reads the counter before the await.
             report.messages += sent
             report.sent_chats += 1
             self._services.metrics.observe_lag(chat.next_digest_at, self._services.now())
+            return
         except RunLost:
             log.warning("delivery: chat %d: another sender took the digest over", chat.chat_id)
             return  # and finishes it
@@ -415,27 +433,12 @@ class Deliverer:
             report.blocked += 1
         except SendFailed as exc:
             report.errors.append(f"{chat.chat_id}: {exc}")
-            if attempt < MAX_ATTEMPTS:
+            if run.attempt < MAX_ATTEMPTS:
                 return  # once the claim lapses, a tick resumes after what was delivered
             status, error = "failed", str(exc)
             report.failed += 1
         async with self._services.sessionmaker() as session, session.begin():
-            await digests.finish_run(
-                session=session,
-                chat_id=chat_id,
-                local_date=local_date,
-                status=status,
-                error=error,
-                now=self._services.now(),
-            )
-            if status == "blocked":
-                await chats.set_active(session=session, chat_id=chat_id, active=False)
-            await digests.release_chat(
-                session=session,
-                chat_id=chat_id,
-                due_at=chat.next_digest_at,
-                next_digest_at=following,
-            )
+            await self._finish(session, chat, run, status=status, error=error)
 
     async def send(
         self,
@@ -445,6 +448,8 @@ class Deliverer:
         day: dt.date,
         *,
         run: Run | None = None,
+        fresh: bool = False,
+        on_done: Callable[[AsyncSession], Awaitable[None]] | None = None,
         topics: Sequence[str] = (),
         digest_format: DigestFormat = DigestFormat.FULL,
         week_from: dt.date | None = None,
@@ -454,54 +459,64 @@ class Deliverer:
 
         Papers the chat received since the digest was composed are left out: another
         sender may have got part of it out before it died, or /digest raced the morning
-        run. With ``run``, its claim is kept alive while sending, and sending stops with
-        RunLost once another sender has taken the run over. ``topics`` are the followed words
-        and authors the header names after the tags; ``digest_format`` is the chat's
-        /format. With ``week_from``, the first listing day of its week, it is headed as the
-        week's digest. ``code_followups`` end the digest under «Код появился», each recorded
-        as told with its message, and alone make a short message when no paper is left.
+        run. ``fresh`` says the digest was composed after ``run`` started, so that nothing
+        in it can have reached the chat: the check is skipped. With ``run``, its claim is
+        kept alive while sending, and sending stops with RunLost once another sender has
+        taken the run over. ``on_done`` runs once everything is sent, in the transaction
+        that records the last message. ``topics`` are the followed words and authors the
+        header names after the tags; ``digest_format`` is the chat's /format. With
+        ``week_from``, the first listing day of its week, it is headed as the week's digest.
+        ``code_followups`` end the digest under «Код появился», each recorded as told with
+        its message, and alone make a short message when no paper is left.
         Returns the number of messages sent, 0 when nothing was left to send.
         """
-        async with self._services.sessionmaker() as session:
-            received = await digests.received(
-                session=session,
-                chat_id=chat_id,
-                paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
-            )
-            owed = await digests.code_owed(
-                session=session, chat_id=chat_id, paper_ids=[f.paper_id for f in code_followups]
-            )
+        received: set[str] = set()
+        owed = {f.paper_id for f in code_followups}
+        if not fresh:
+            async with self._services.sessionmaker() as session:
+                received = await digests.received(
+                    session=session,
+                    chat_id=chat_id,
+                    paper_ids=[p.id for p in (*digest.papers, *digest.suggestions)],
+                )
+                owed = await digests.code_owed(
+                    session=session, chat_id=chat_id, paper_ids=list(owed)
+                )
         papers = [view(p, digest.reasons.get(p.id)) for p in digest.papers if p.id not in received]
         # Told by an earlier message of this digest (a sender that died), or by /digest.
         told = [code_view(f) for f in code_followups if f.paper_id in owed and safe_url(f.code_url)]
-        if not papers and not told:
-            return 0
         suggestions = [view(p) for p in digest.suggestions if p.id not in received]
         if week_from is not None:
             day = week_from + dt.timedelta(days=digests.WEEK_DAYS - 1)
-        parts = render_digest_parts(
-            papers,
-            day=day,
-            tags=tags,
-            more=digest.more,
-            topics=topics,
-            suggestions=suggestions,
-            digest_format=digest_format,
-            week_from=week_from,
-            code_followups=told,
+        parts = (
+            render_digest_parts(
+                papers,
+                day=day,
+                tags=tags,
+                more=digest.more,
+                topics=topics,
+                suggestions=suggestions,
+                digest_format=digest_format,
+                week_from=week_from,
+                code_followups=told,
+            )
+            if papers or told
+            else []
         )
         code_urls = {p.id: p.code_url for p in (*papers, *suggestions, *told)}
         async with self._renewing(run):
             for number, part in enumerate(parts):
                 # Fenced: once the lease lapsed and another sender resumed the run, every
-                # part sent from here on could reach the chat twice.
-                if number and run is not None and not await self._renew(run):
+                # part sent from here on could reach the chat twice. The first part too,
+                # when the run has waited its turn for a while.
+                if run is not None and (number or self._stale(run)) and not await self._renew(run):
                     raise RunLost
                 if not await self._send_part(chat_id, part):
                     # Probably delivered: at most once, never twice.
                     self._services.metrics.uncertain_sends.inc()
                     log.warning("delivery: chat %d: no answer to a digest message", chat_id)
-                if part.paper_ids or part.code_ids:
+                last = number == len(parts) - 1
+                if part.paper_ids or part.code_ids or (last and on_done is not None):
                     async with self._services.sessionmaker() as session, session.begin():
                         await digests.record_deliveries(
                             session=session,
@@ -517,7 +532,17 @@ class Deliverer:
                                 pid: url for pid in part.code_ids if (url := code_urls[pid])
                             },
                         )
+                        if last and on_done is not None:
+                            await on_done(session)
+        if not parts and on_done is not None:
+            async with self._services.sessionmaker() as session, session.begin():
+                await on_done(session)
         return len(parts)
+
+    def _stale(self, run: Run) -> bool:
+        """Whether the run was started or renewed longer than a third of the lease ago."""
+        lease = self._services.settings.delivery_lease
+        return self._services.now() - run.renewed_at > lease / 3
 
     @contextlib.asynccontextmanager
     async def _renewing(self, run: Run | None) -> AsyncIterator[None]:

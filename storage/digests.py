@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
 from content.relevance import Vote, affinities, choose, cosines
 from storage import feedback
-from storage.db import in_values, insert_ignoring_conflicts
+from storage.db import in_values, insert_ignoring_conflicts, table_of
 from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
 from storage.vectors import load_vectors
@@ -684,36 +684,64 @@ async def start_run(
     next attempt. Any finished run (done, empty, blocked, failed) ends the day, so nobody
     gets a second digest that local day.
     """
+    started = await start_runs(session=session, days={chat_id: local_date}, now=now, lease=lease)
+    return started.get(chat_id)
+
+
+async def start_runs(
+    *,
+    session: AsyncSession,
+    days: Mapping[int, dt.date],
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> dict[int, int]:
+    """``start_run`` for many chats (chat id to its local day): the attempts that own them.
+
+    Chats refused are absent.
+    """
+    if not days:
+        return {}
     # INSERT ... ON CONFLICT DO NOTHING and a conditional UPDATE are each atomic, so two
     # racing replicas get neither an IntegrityError nor a second digest after "done".
-    inserted = await session.execute(
-        insert_ignoring_conflicts(session, DigestRun).values(
-            chat_id=chat_id,
-            local_date=local_date,
-            status=RUN_SENDING,
-            attempts=1,
-            started_at=now,
-        )
+    connection = await session.connection()
+    inserted = await connection.execute(
+        insert_ignoring_conflicts(session, DigestRun).returning(table_of(DigestRun).c.chat_id),
+        [
+            {
+                "chat_id": chat_id,
+                "local_date": local_date,
+                "status": RUN_SENDING,
+                "attempts": 1,
+                "started_at": now,
+            }
+            for chat_id, local_date in days.items()
+        ],
     )
-    if _rowcount(inserted) == 1:
-        return 1
-    return await session.scalar(
-        update(DigestRun)
-        .where(
-            DigestRun.chat_id == chat_id,
-            DigestRun.local_date == local_date,
-            DigestRun.status == RUN_SENDING,
-            DigestRun.started_at <= now - lease,
+    started = dict.fromkeys(inserted.scalars(), 1)
+    # The day's run exists already: resumed when its sender's lease lapsed (rare).
+    for chat_id, local_date in days.items():
+        if chat_id in started:
+            continue
+        attempt = await session.scalar(
+            update(DigestRun)
+            .where(
+                DigestRun.chat_id == chat_id,
+                DigestRun.local_date == local_date,
+                DigestRun.status == RUN_SENDING,
+                DigestRun.started_at <= now - lease,
+            )
+            .values(
+                status=RUN_SENDING,
+                attempts=DigestRun.attempts + 1,
+                started_at=now,
+                error=None,
+                finished_at=None,
+            )
+            .returning(DigestRun.attempts)
         )
-        .values(
-            status=RUN_SENDING,
-            attempts=DigestRun.attempts + 1,
-            started_at=now,
-            error=None,
-            finished_at=None,
-        )
-        .returning(DigestRun.attempts)
-    )
+        if attempt is not None:
+            started[chat_id] = attempt
+    return started
 
 
 async def renew_run(
