@@ -389,7 +389,13 @@ async def _personal_digests(
         session=session, model=model, paper_ids=[p.id for p in ranked] + sorted(voted)
     )
     if not vectors:
-        return {}
+        # Nothing to rank by (a new model, the catalogue not yet re-embedded): the usual order.
+        return {
+            chat.chat_id: chat.why.capped(
+                [p for p in chat.positions if ranked[p].id not in chat.received], limit
+            )
+            for chat in chats
+        }
     # One matrix of the ranked papers serves every chat: a row of zeros is close to nothing.
     zero = np.zeros_like(next(iter(vectors.values())))
     matrix = np.stack([vectors.get(paper.id, zero) for paper in ranked])

@@ -740,6 +740,24 @@ async def test_votes_change_nothing_without_an_embedding_model(sessionmaker: Ses
     assert ids(digests[1]) == ["2412.20000", "2412.20001"]
 
 
+
+async def test_a_reader_who_rated_still_gets_the_day_when_no_paper_has_a_vector_yet(
+    sessionmaker: Sessions,
+) -> None:
+    # The embedding model was changed and the catalogue not yet re-embedded: nothing to rank by.
+    await add_paper(sessionmaker, "2412.20000", ["mllm"], upvotes=90)
+    await add_paper(sessionmaker, "2412.20001", ["mllm"], upvotes=50)
+    await add_chat(sessionmaker, 1, ["mllm"])
+    await rate(sessionmaker, 1, "2412.20000", -1)
+
+    async with sessionmaker() as session:
+        digests = await compose(
+            session=session, chats=[(1, profile(["mllm"]))], max_papers=15, since=DAY, model=MODEL
+        )
+
+    # The usual order: the digest is not lost for want of vectors.
+    assert ids(digests[1]) == ["2412.20000", "2412.20001"]
+
 # --- code that appears later --------------------------------------------------------------
 
 
