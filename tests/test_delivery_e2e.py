@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.app import DigestApp
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, Run, RunLost
 from content.matching import profile
 from content.models import Source
 from storage import digests
@@ -288,6 +288,38 @@ async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(
 
     assert await Deliverer(services, app.bot).send(READER, ("mllm",), composed, DAY) == 0
     assert len(telegram.messages_to(READER)) == count + 1
+
+
+async def test_a_sender_whose_turn_came_after_the_lease_sends_nothing_of_a_run_taken_over(world):
+    # A broadcast claimed the chat and started its run, then fell behind: by the chat's turn
+    # the lease had lapsed and another sender had resumed the run. The late sender checks
+    # its claim before the first message, and leaves the digest to the other.
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    services = app.bot_data.services
+    lease = services.settings.delivery_lease
+    async with services.sessionmaker() as session, session.begin():
+        since = await digests.default_since(session=session)
+        assert since is not None
+        composed = (
+            await digests.compose(
+                session=session, chats=[(READER, profile(["mllm"]))], max_papers=15, since=since
+            )
+        )[READER]
+        started = clock.now - lease
+        kept = {"session": session, "chat_id": READER, "local_date": DAY, "lease": lease}
+        assert await digests.start_run(**kept, now=started) == 1
+        assert await digests.start_run(**kept, now=clock.now) == 2  # the other sender
+    count = len(telegram.messages_to(READER))
+
+    late = Run(READER, DAY, attempt=1, renewed_at=started)
+    with pytest.raises(RunLost):
+        await Deliverer(services, app.bot).send(
+            READER, ("mllm",), composed, DAY, run=late, fresh=True
+        )
+
+    assert len(telegram.messages_to(READER)) == count
 
 
 def mllm_day(count: int) -> list[dict[str, Any]]:
