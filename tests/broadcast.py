@@ -20,7 +20,7 @@ from bot.settings import Settings
 from content.models import Source
 from storage import chats, subscriptions
 from storage.db import create_engine, create_sessionmaker, upgrade_async
-from storage.models import Paper
+from storage.models import Delivery, Paper
 from storage.papers import tags_of
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import FakeSources
@@ -160,3 +160,15 @@ async def make_due(db_url: str, chat_ids: Sequence[int]) -> None:
         await seed_due_chats(create_sessionmaker(engine), chat_ids, due_at=due)
     finally:
         await engine.dispose()
+
+
+def delivered(messages: Iterable[SentMessage]) -> set[tuple[int, str]]:
+    """(chat, paper) pairs these messages carried."""
+    return {(m.chat_id, paper) for m in messages for paper in papers_in(m)}
+
+
+async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> set[tuple[int, str]]:
+    """(chat, paper) pairs the database says were delivered."""
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Delivery.chat_id, Delivery.paper_id))
+        return {(chat_id, paper_id) for chat_id, paper_id in rows.all()}

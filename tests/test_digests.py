@@ -740,7 +740,6 @@ async def test_votes_change_nothing_without_an_embedding_model(sessionmaker: Ses
     assert ids(digests[1]) == ["2412.20000", "2412.20001"]
 
 
-
 async def test_a_reader_who_rated_still_gets_the_day_when_no_paper_has_a_vector_yet(
     sessionmaker: Sessions,
 ) -> None:
@@ -757,6 +756,7 @@ async def test_a_reader_who_rated_still_gets_the_day_when_no_paper_has_a_vector_
 
     # The usual order: the digest is not lost for want of vectors.
     assert ids(digests[1]) == ["2412.20000", "2412.20001"]
+
 
 # --- code that appears later --------------------------------------------------------------
 

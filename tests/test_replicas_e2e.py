@@ -5,41 +5,29 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import DigestApp, build_application
 from bot.delivery import Deliverer
 from bot.settings import Settings
 from content.models import Source
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Delivery, Paper
-from tests.broadcast import papers_by_tag_set, papers_in, seed_due_chats, tally
+from storage.models import Paper
+from tests.broadcast import delivered, papers_by_tag_set, recorded, seed_due_chats, tally
 from tests.fake_llm import FakeLLM
 from tests.fake_sources import HF_PATH, FakeSources
-from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
+from tests.fake_telegram import FakeTelegram, RateLimit
 from tests.harness import TOKEN, WEBHOOK_SECRET, free_port, make_settings
 from tests.test_cli import bot_env, stop
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hf_daily_2024-12-19.json"
 FIRST, SECOND = range(40_000, 40_300), range(41_000, 41_300)
 LEASE_SECONDS = 4
-
-
-def delivered(messages: Iterable[SentMessage]) -> set[tuple[int, str]]:
-    """(chat, paper) pairs these messages carried."""
-    return {(m.chat_id, paper) for m in messages for paper in papers_in(m)}
-
-
-async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> set[tuple[int, str]]:
-    async with sessionmaker() as session:
-        rows = await session.execute(select(Delivery.chat_id, Delivery.paper_id))
-        return {(chat_id, paper_id) for chat_id, paper_id in rows.all()}
 
 
 async def test_two_replicas_send_each_digest_once_ingest_once_and_cover_for_a_killed_one(

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Delivery
-from tests.broadcast import ingest_day, make_due, papers_in, tally
-from tests.fake_telegram import FakeTelegram, RateLimit, SentMessage
+from tests.broadcast import delivered, ingest_day, make_due, recorded, tally
+from tests.fake_telegram import FakeTelegram, RateLimit
 from tests.harness import TOKEN
 from tests.replicas import replicas
 
 FIRST, SECOND = range(50_000, 50_150), range(51_000, 51_150)
 LEASE_SECONDS = 4
-
-
-def delivered(messages: Iterable[SentMessage]) -> set[tuple[int, str]]:
-    """(chat, paper) pairs these messages carried."""
-    return {(m.chat_id, paper) for m in messages for paper in papers_in(m)}
-
-
-async def recorded(sessionmaker: async_sessionmaker[AsyncSession]) -> set[tuple[int, str]]:
-    async with sessionmaker() as session:
-        rows = await session.execute(select(Delivery.chat_id, Delivery.paper_id))
-        return {(chat_id, paper_id) for chat_id, paper_id in rows.all()}
 
 
 async def test_three_replicas_with_no_rate_setting_keep_together_to_telegrams_limit_even_when_one_is_killed(  # noqa: E501
