@@ -64,7 +64,10 @@ async def test_takers_at_once_never_get_more_than_the_budget_holds(
     async def taker() -> None:
         nonlocal granted
         for _ in range(15):
-            granted += (await take(sessionmaker, 2, rate=rate, capacity=capacity)).granted
+            # Not "granted += (await ...)": that reads the total before the await, and the
+            # takers running meanwhile would have their grants overwritten.
+            grant = await take(sessionmaker, 2, rate=rate, capacity=capacity)
+            granted += grant.granted
 
     await asyncio.gather(*(taker() for _ in range(8)))
     elapsed = time.monotonic() - began
