@@ -17,7 +17,10 @@ Figures per run:
   process (the fake) during the broadcast, per message; with ceiling_messages_per_second, what
   one core would allow the bot at that cost. This machine's cores are shared with the fake and
   other work, so the throughput reached is bounded by them as much as by the bot;
-- repeated and lost papers (target == 0), paid and billed messages, Stars spent.
+- repeated and lost papers (target == 0), paid and billed messages, Stars spent;
+- commands_p95_ms, p50 and max: update-to-reply latency of the commands 20 readers send,
+  2 a second in all, while the digests go out (target p95 <= 1000 ms); the bot's CPU
+  figures include those replies.
 
 A third run, "bare_ptb", is the floor under the bot: a bare PTB ``Bot`` in this process sends
 the same number of paid messages (one short HTML text each, 75 in flight) to the fake, with no
@@ -38,12 +41,25 @@ sys.path.insert(0, str(ROOT))
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from benchmarks.common import SHORT, bot_process, cpu_seconds, emit, sqlite_url, until  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    SHORT,
+    bot_process,
+    cpu_seconds,
+    emit,
+    emit_latencies,
+    offer,
+    reply_latencies_ms,
+    sqlite_url,
+    until,
+)
 from tests.broadcast import ingest_day, make_due, tally  # noqa: E402
 from tests.fake_telegram import NANOSTARS_PER_STAR, FakeTelegram, RateLimit  # noqa: E402
 from tests.harness import TOKEN  # noqa: E402
 
 CHATS = range(40_000, 40_300 if SHORT else 43_000)
+# People using the bot while the digests go out, and how many commands a second they send.
+READERS = range(90_000, 90_020)
+READER_RATE = 2
 PAID_RATE = 300
 BALANCE_STARS = 100_000
 LIMITS = RateLimit(global_per_second=30, paid_per_second=1000, per_chat_per_second=1)
@@ -60,14 +76,25 @@ async def run(name: str, env: dict[str, str]) -> None:
         await make_due(sqlite_url(tmp), CHATS)
         async with FakeTelegram(TOKEN, rate_limit=LIMITS) as telegram:
             telegram.set_star_balance(BALANCE_STARS)
-            # The bot writes to nobody else: every accepted message is a digest.
-            async with bot_process(telegram, tmp, env=env) as pid:
-                await until(lambda: bool(telegram.sent), 120, "the broadcast to start")
+            due = set(CHATS)
+
+            def digests_sent() -> int:
+                return sum(m.chat_id in due for m in telegram.sent)
+
+            async with bot_process(telegram, tmp, env=env, warm_chats=READERS) as pid:
+                await until(lambda: bool(digests_sent()), 120, "the broadcast to start")
                 bot_cpu, own_cpu = cpu_seconds(pid), time.process_time()
-                await until(lambda: len(telegram.sent) >= len(CHATS), 3600, "every digest")
+                offered = await offer(
+                    telegram,
+                    READERS,
+                    rate=READER_RATE,
+                    stop=lambda: digests_sent() >= len(CHATS),
+                )
+                await until(lambda: digests_sent() >= len(CHATS), 3600, "every digest")
                 bot_cpu, own_cpu = cpu_seconds(pid) - bot_cpu, time.process_time() - own_cpu
+                latencies = await reply_latencies_ms(telegram, offered)
             result = tally(telegram, CHATS, owed)
-    times = sorted(m.time for m in telegram.sent)
+    times = sorted(m.time for m in telegram.sent if m.chat_id in due)
     rate = (len(times) - 1) / (times[-1] - times[0])
     messages = result.messages
     paid = name == "paid"
@@ -99,6 +126,13 @@ async def run(name: str, env: dict[str, str]) -> None:
     emit("paid_broadcast", f"{name}_fake_cpu_ms_per_message", own_cpu * 1000 / messages, "ms")
     emit("paid_broadcast", f"{name}_repeated", result.repeated, "papers", target="== 0")
     emit("paid_broadcast", f"{name}_lost", result.lost, "papers", target="== 0")
+    emit_latencies(
+        "paid_broadcast",
+        f"{name}_commands",
+        latencies,
+        "<= 1000",
+        commands_per_second=READER_RATE,
+    )
     spent = BALANCE_STARS - telegram.star_balance_nanostars / NANOSTARS_PER_STAR
     emit(
         "paid_broadcast",

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.app import DigestApp
+from bot.context import Services
 from bot.delivery import Deliverer, Run, RunLost
 from content.matching import profile
 from content.models import Source
@@ -257,6 +258,17 @@ async def test_each_zone_gets_its_digest_at_its_own_nine_across_the_new_york_dst
     assert [len(received[chat]) for chat in zones] == [4, 5, 4]
 
 
+async def mllm_digest(services: Services) -> digests.ComposedDigest:
+    """The reader's #mllm digest of the latest day, as a broadcast composes it."""
+    async with services.sessionmaker() as session:
+        since = await digests.default_since(session=session)
+        assert since is not None
+        found = await digests.compose(
+            session=session, chats=[(READER, profile(["mllm"]))], max_papers=15, since=since
+        )
+    return found[READER]
+
+
 async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(world):
     # A sender composes a chat's digest, then waits its turn in the broadcast; meanwhile
     # another sender, whose claim lapsed, got two of those papers out and died. The chat
@@ -265,14 +277,7 @@ async def test_a_digest_composed_before_another_sender_died_sends_only_the_rest(
     await say(telegram, READER, "/subscribe mllm")
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
     services = app.bot_data.services
-    async with services.sessionmaker() as session:
-        since = await digests.default_since(session=session)
-        assert since is not None
-        composed = (
-            await digests.compose(
-                session=session, chats=[(READER, profile(["mllm"]))], max_papers=15, since=since
-            )
-        )[READER]
+    composed = await mllm_digest(services)
     assert {p.id for p in composed.papers} == MLLM_PAPERS
     sent_by_the_dead = [p.id for p in composed.papers[:2]]
     async with services.sessionmaker() as session, session.begin():
@@ -299,14 +304,8 @@ async def test_a_sender_whose_turn_came_after_the_lease_sends_nothing_of_a_run_t
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
     services = app.bot_data.services
     lease = services.settings.delivery_lease
+    composed = await mllm_digest(services)
     async with services.sessionmaker() as session, session.begin():
-        since = await digests.default_since(session=session)
-        assert since is not None
-        composed = (
-            await digests.compose(
-                session=session, chats=[(READER, profile(["mllm"]))], max_papers=15, since=since
-            )
-        )[READER]
         started = clock.now - lease
         kept = {"session": session, "chat_id": READER, "local_date": DAY, "lease": lease}
         assert await digests.start_run(**kept, now=started) == 1
