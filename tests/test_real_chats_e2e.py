@@ -447,16 +447,16 @@ async def test_a_chat_flooding_during_its_long_digest_does_not_delay_another_cha
             await telegram.wait_until(lambda: _digest_parts(telegram, busy) >= 1)
             for _ in range(20):
                 telegram.send_text(busy, "/mytags")
-            started = asyncio.get_running_loop().time()
             reply = await world.say(other, "/mytags")
-            waited = asyncio.get_running_loop().time() - started
             parts_then = _digest_parts(telegram, busy)
+            answered_then = _mytags_replies(telegram, busy)
             await telegram.wait_until(lambda: _mytags_replies(telegram, busy) == 20, timeout=60)
             parts_total = _digest_parts(telegram, busy)
     assert "Подписки —" not in reply.plain and "ни одной подписки" in reply.plain
-    assert waited < 1.0, f"the other chat waited {waited:.2f} s"
-    # The busy chat's digest was still going out, part after part, while the other got its reply.
+    # The other chat was answered ahead of the busy chat's backlog, not after it: the busy
+    # chat's digest was still going out, part after part, and most of its commands waited.
     assert parts_then < parts_total
+    assert answered_then < 20
 
 
 def _digest_parts(telegram: FakeTelegram, chat_id: int) -> int:
