@@ -73,7 +73,8 @@ class Run:
     chat_id: int
     local_date: dt.date
     attempt: int
-    renewed_at: dt.datetime  # when the run was started or last renewed
+    started_at: dt.datetime  # when this sender started (or resumed) the run
+    following: dt.datetime  # when the chat's next digest falls due, once this one ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +257,7 @@ class Deliverer:
                     log.exception("delivery: chat %d failed", owed.chat.chat_id)
                     report.errors.append(f"{owed.chat.chat_id}: {exc!r}")
 
-        while batch := await self._claim_batch(cache, report):
+        while (batch := await self._claim_batch(cache, report)) is not None:
             await asyncio.gather(*(one(owed) for owed in batch))
         if report.due:
             log.info(
@@ -273,7 +274,7 @@ class Deliverer:
     async def _claim_batch(
         self, cache: digests.ComposeCache, report: DeliveryReport
     ) -> list[Owed] | None:
-        """Claim due chats and start their runs: the digests owed, None when none was due.
+        """Claim due chats and start their runs: the digests owed, None once none is due.
 
         One transaction for the batch: a chat refused its run (finished that day, or another
         sender is at it) and a chat with nothing new are settled here, so sending a one-message
@@ -295,14 +296,20 @@ class Deliverer:
             # The runs start before the digests are composed, so that what each chat received
             # until now is left out, and nobody else sends to it until its run ends.
             days: dict[int, dt.date] = {}
+            following: dict[int, dt.datetime] = {}
             for chat in due:
                 try:
-                    days[chat.chat_id] = local_day(chat)
+                    day = local_day(chat)
+                    then = next_digest_at(
+                        now, zone(chat.timezone), chat.digest_time, chat.digest_weekday
+                    )
                 except Exception as exc:
                     # A setting that no longer parses must not cost the others their digests.
                     # The claim lapses, and a later tick tries again.
                     log.exception("delivery: chat %d failed", chat.chat_id)
                     report.errors.append(f"{chat.chat_id}: {exc!r}")
+                    continue
+                days[chat.chat_id], following[chat.chat_id] = day, then
             started = await digests.start_runs(session=session, days=days, now=now, lease=lease)
             for chat in due:
                 if chat.chat_id in days and chat.chat_id not in started:
@@ -312,7 +319,7 @@ class Deliverer:
                         session=session, chat_id=chat.chat_id, local_date=days[chat.chat_id]
                     )
                     if status != digests.RUN_SENDING:
-                        await self._release(session, chat, now, chat.chat_id)
+                        await self._release(session, chat, chat.chat_id, following[chat.chat_id])
             due = [chat for chat in due if chat.chat_id in started]
             profiles = await follows.load_profiles(
                 session=session, tags={chat.chat_id: chat.tags for chat in due}
@@ -338,7 +345,8 @@ class Deliverer:
             for chat in due:
                 digest = composed.get(chat.chat_id, _EMPTY)
                 told = followups.get(chat.chat_id, ())
-                run = Run(chat.chat_id, days[chat.chat_id], started[chat.chat_id], now)
+                chat_id = chat.chat_id
+                run = Run(chat_id, days[chat_id], started[chat_id], now, following[chat_id])
                 if digest.papers or told:
                     weekly = chat.digest_weekday is not None
                     topics = profiles[chat.chat_id].topics
@@ -352,16 +360,11 @@ class Deliverer:
         return owed
 
     async def _release(
-        self, session: AsyncSession, chat: DueChat, now: dt.datetime, chat_id: int
+        self, session: AsyncSession, chat: DueChat, chat_id: int, following: dt.datetime
     ) -> None:
-        """End the claim on the chat (now at ``chat_id``) and move it on to its next digest."""
+        """End the claim on the chat (now at ``chat_id``); its next digest falls due then."""
         await digests.release_chat(
-            session=session,
-            chat_id=chat_id,
-            due_at=chat.next_digest_at,
-            next_digest_at=next_digest_at(
-                now, zone(chat.timezone), chat.digest_time, chat.digest_weekday
-            ),
+            session=session, chat_id=chat_id, due_at=chat.next_digest_at, next_digest_at=following
         )
 
     async def _finish(
@@ -374,18 +377,17 @@ class Deliverer:
         error: str | None = None,
     ) -> None:
         """End the run with ``status``; move its chat (at ``run.chat_id``) to its next digest."""
-        now = self._services.now()
         await digests.finish_run(
             session=session,
             chat_id=run.chat_id,
             local_date=run.local_date,
             status=status,
             error=error,
-            now=now,
+            now=self._services.now(),
         )
         if status == "blocked":
             await chats.set_active(session=session, chat_id=run.chat_id, active=False)
-        await self._release(session, chat, now, run.chat_id)
+        await self._release(session, chat, run.chat_id, run.following)
 
     async def _deliver(self, owed: Owed, report: DeliveryReport) -> None:
         chat, run = owed.chat, owed.run
@@ -515,34 +517,53 @@ class Deliverer:
                     # Probably delivered: at most once, never twice.
                     self._services.metrics.uncertain_sends.inc()
                     log.warning("delivery: chat %d: no answer to a digest message", chat_id)
-                last = number == len(parts) - 1
-                if part.paper_ids or part.code_ids or (last and on_done is not None):
-                    async with self._services.sessionmaker() as session, session.begin():
-                        await digests.record_deliveries(
-                            session=session,
-                            chat_id=chat_id,
-                            paper_ids=part.paper_ids,
-                            now=self._services.now(),
-                            code_urls=code_urls,
-                        )
-                        await digests.record_code_told(
-                            session=session,
-                            chat_id=chat_id,
-                            code_urls={
-                                pid: url for pid in part.code_ids if (url := code_urls[pid])
-                            },
-                        )
-                        if last and on_done is not None:
-                            await on_done(session)
+                ends = on_done if number == len(parts) - 1 else None
+                if part.paper_ids or part.code_ids or ends is not None:
+                    await self._record(chat_id, part, code_urls, ends=ends)
         if not parts and on_done is not None:
             async with self._services.sessionmaker() as session, session.begin():
                 await on_done(session)
         return len(parts)
 
+    async def _record(
+        self,
+        chat_id: int,
+        part: DigestPart,
+        code_urls: Mapping[str, str | None],
+        *,
+        ends: Callable[[AsyncSession], Awaitable[None]] | None,
+    ) -> None:
+        """Record what the sent message carried; with ``ends``, end the run in the same go."""
+
+        async def record(session: AsyncSession) -> None:
+            await digests.record_deliveries(
+                session=session,
+                chat_id=chat_id,
+                paper_ids=part.paper_ids,
+                now=self._services.now(),
+                code_urls=code_urls,
+            )
+            told = {pid: url for pid in part.code_ids if (url := code_urls[pid])}
+            await digests.record_code_told(session=session, chat_id=chat_id, code_urls=told)
+
+        try:
+            async with self._services.sessionmaker() as session, session.begin():
+                await record(session)
+                if ends is not None:
+                    await ends(session)
+        except Exception:
+            if ends is None:
+                raise
+            # The message is out: its record must not go down with the run's end, or the
+            # run's next attempt would send it again. The run ends on that attempt instead.
+            async with self._services.sessionmaker() as session, session.begin():
+                await record(session)
+            raise
+
     def _stale(self, run: Run) -> bool:
-        """Whether the run was started or renewed longer than a third of the lease ago."""
+        """Whether this sender started the run more than a third of the lease ago."""
         lease = self._services.settings.delivery_lease
-        return self._services.now() - run.renewed_at > lease / 3
+        return self._services.now() - run.started_at > lease / 3
 
     @contextlib.asynccontextmanager
     async def _renewing(self, run: Run | None) -> AsyncIterator[None]:

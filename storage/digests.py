@@ -808,6 +808,12 @@ def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def claim_held(*, session: AsyncSession, chat_id: int, now: dt.datetime) -> bool:
+    """Whether a sender holds the chat's claim at ``now``: its scheduled digest is going out."""
+    held = await session.scalar(select(Chat.id).where(Chat.id == chat_id, Chat.claimed_until > now))
+    return held is not None
+
+
 async def run_status(*, session: AsyncSession, chat_id: int, local_date: dt.date) -> str | None:
     """The status of the chat's run for that local day, or None when there is none."""
     return await session.scalar(

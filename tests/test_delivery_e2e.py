@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from bot.app import DigestApp
 from bot.context import Services
@@ -150,6 +151,93 @@ async def test_many_due_chats_get_one_digest_each_even_from_overlapping_ticks(wo
     for chat in chats:
         [digest] = telegram.messages_to(chat)[before[chat] :]
         assert "Awaker2.5-VL" in digest.plain
+
+
+async def test_chats_with_nothing_new_claimed_first_do_not_hold_back_those_after_them(
+    world, monkeypatch
+):
+    # The first batches of the tick have nothing to send; the tick goes on to the reader.
+    telegram, _, _, clock, app = world
+    monkeypatch.setattr("bot.delivery.DUE_BATCH", 2)
+    quiet = range(9100, 9105)
+    for chat in quiet:
+        await say(telegram, chat, "/subscribe healthcare")
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    async with app.bot_data.services.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Chat).where(Chat.id.in_(quiet)).values(next_digest_at=clock.now)
+        )
+    before = {chat: len(telegram.messages_to(chat)) for chat in (*quiet, READER)}
+
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    await tick(app)
+
+    [digest] = telegram.messages_to(READER)[before[READER] :]
+    assert set(papers_in(digest)) == MLLM_PAPERS
+    assert all(len(telegram.messages_to(chat)) == before[chat] for chat in quiet)
+
+
+async def test_digest_asked_while_yesterdays_late_digest_goes_out_is_not_sent_twice(world):
+    # The bot was down at 09:00 yesterday; this morning it sends yesterday's digest late, and
+    # Telegram holds it up for two seconds. The reader asks for /digest meanwhile.
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    async with app.bot_data.services.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Chat)
+            .where(Chat.id == READER)
+            .values(next_digest_at=dt.datetime(2024, 12, 18, 6, 0, tzinfo=dt.UTC))
+        )
+    count = len(telegram.messages_to(READER))
+    telegram.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests: retry after 2",
+        chat_id=READER,
+    )
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    delivery = asyncio.create_task(tick(app))
+    await telegram.wait_until(lambda: telegram.too_many_requests == 1, 10)
+    telegram.send_text(READER, "/digest")
+    await telegram.wait_until(
+        lambda: any("как раз отправляется" in m.plain for m in telegram.messages_to(READER)), 10
+    )
+    await delivery
+
+    digests_sent = [m for m in telegram.messages_to(READER)[count:] if "Дайджест" in m.plain]
+    [digest] = digests_sent
+    assert set(papers_in(digest)) == MLLM_PAPERS
+
+
+async def test_a_digest_whose_run_fails_to_end_keeps_its_record_and_is_not_sent_again(
+    world, monkeypatch
+):
+    # The database fails just as the digest's run is being ended, after Telegram took the
+    # message. The next sender resumes the run and finds nothing left to send.
+    telegram, _, _, clock, app = world
+    await say(telegram, READER, "/subscribe mllm")
+    await app.bot_data.services.ingestor.run([DAY], [Source.HF])
+    count = len(telegram.messages_to(READER))
+    real_finish = digests.finish_run
+    failed: list[str] = []
+
+    async def failing_once(**kwargs: Any) -> None:
+        if not failed:
+            failed.append(kwargs["status"])
+            raise OperationalError("UPDATE digest_runs", {}, Exception("disk I/O error"))
+        await real_finish(**kwargs)
+
+    monkeypatch.setattr(digests, "finish_run", failing_once)
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    await tick(app)
+    clock.now += app.bot_data.services.settings.delivery_lease + dt.timedelta(seconds=1)
+    await tick(app)
+
+    assert failed == ["done"]
+    [digest] = telegram.messages_to(READER)[count:]
+    assert set(papers_in(digest)) == MLLM_PAPERS
 
 
 HOSTILE_TITLE = 'Multimodal <script>alert("x")</script> & <b>MLLM</b> "quoted" <i <a href=x> #{n}'
@@ -312,7 +400,7 @@ async def test_a_sender_whose_turn_came_after_the_lease_sends_nothing_of_a_run_t
         assert await digests.start_run(**kept, now=clock.now) == 2  # the other sender
     count = len(telegram.messages_to(READER))
 
-    late = Run(READER, DAY, attempt=1, renewed_at=started)
+    late = Run(READER, DAY, attempt=1, started_at=started, following=clock.now + lease)
     with pytest.raises(RunLost):
         await Deliverer(services, app.bot).send(
             READER, ("mllm",), composed, DAY, run=late, fresh=True
@@ -375,18 +463,25 @@ async def test_a_digest_late_after_downtime_is_dated_the_day_it_arrives(world):
 
 async def test_one_chat_failing_does_not_stop_the_others_digests(world, caplog):
     telegram, _, _, clock, app = world
-    broken, other = 504, 505
-    for chat in (broken, READER, other):
+    broken, garbled, other = 504, 506, 505
+    for chat in (broken, garbled, READER, other):
         await say(telegram, chat, "/subscribe mllm")
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
-    # The broken chat is due first, with a time zone this machine's zone database lacks.
+    # The broken chats are due first: one with a time zone this machine's zone database
+    # lacks, one weekly on a weekday that does not exist.
     async with app.bot_data.services.sessionmaker() as session, session.begin():
         await session.execute(
             update(Chat)
             .where(Chat.id == broken)
             .values(timezone="Mars/Olympus", next_digest_at=clock.now)
         )
-    counts = {chat: len(telegram.messages_to(chat)) for chat in (broken, READER, other)}
+        await session.execute(
+            update(Chat)
+            .where(Chat.id == garbled)
+            .values(digest_weekday=7, next_digest_at=clock.now)
+        )
+    chats = (broken, garbled, READER, other)
+    counts = {chat: len(telegram.messages_to(chat)) for chat in chats}
 
     clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
     await tick(app)
@@ -395,8 +490,12 @@ async def test_one_chat_failing_does_not_stop_the_others_digests(world, caplog):
         [digest] = telegram.messages_to(chat)[counts[chat] :]
         assert set(papers_in(digest)) == MLLM_PAPERS
     assert len(telegram.messages_to(broken)) == counts[broken]
-    [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert f"chat {broken} failed" in failure.getMessage()
+    assert len(telegram.messages_to(garbled)) == counts[garbled]
+    failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failures) == 2
+    assert all(
+        any(f"chat {chat} failed" in text for text in failures) for chat in (broken, garbled)
+    )
 
 
 async def test_a_time_set_while_the_digest_is_sent_stands(world):

@@ -53,7 +53,10 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         return
     today = now.astimezone(zone(chat.timezone)).date()
     async with ctx.session() as session, session.begin():
-        claimed = await digests.start_run(
+        # A scheduled digest late from an earlier day has a run of that day, not today's:
+        # its sender's claim on the chat tells that it is going out.
+        held = await digests.claim_held(session=session, chat_id=chat.id, now=now)
+        claimed = not held and await digests.start_run(
             session=session,
             chat_id=chat.id,
             local_date=today,
@@ -61,7 +64,7 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
             lease=ctx.settings.delivery_lease,
         )
         status = await digests.run_status(session=session, chat_id=chat.id, local_date=today)
-    if not claimed and status == digests.RUN_SENDING:
+    if held or (not claimed and status == digests.RUN_SENDING):
         # The scheduled digest is going out this very moment.
         await answer(message, ctx, texts.DIGEST_IN_PROGRESS)
         return
