@@ -178,6 +178,25 @@ async def test_chats_with_nothing_new_claimed_first_do_not_hold_back_those_after
     assert all(len(telegram.messages_to(chat)) == before[chat] for chat in quiet)
 
 
+async def held_up_at_nine(
+    telegram: FakeTelegram, clock: Clock, app: DigestApp
+) -> asyncio.Task[None]:
+    """At 09:00 the reader's digest goes out, and Telegram makes it wait two seconds.
+
+    Returns the delivery tick, once the digest is waiting.
+    """
+    telegram.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests: retry after 2",
+        chat_id=READER,
+    )
+    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
+    delivery = asyncio.create_task(tick(app))
+    await telegram.wait_until(lambda: telegram.too_many_requests == 1, 10)
+    return delivery
+
+
 async def test_digest_asked_while_yesterdays_late_digest_goes_out_is_not_sent_twice(world):
     # The bot was down at 09:00 yesterday; this morning it sends yesterday's digest late, and
     # Telegram holds it up for two seconds. The reader asks for /digest meanwhile.
@@ -191,15 +210,7 @@ async def test_digest_asked_while_yesterdays_late_digest_goes_out_is_not_sent_tw
             .values(next_digest_at=dt.datetime(2024, 12, 18, 6, 0, tzinfo=dt.UTC))
         )
     count = len(telegram.messages_to(READER))
-    telegram.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests: retry after 2",
-        chat_id=READER,
-    )
-    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
-    delivery = asyncio.create_task(tick(app))
-    await telegram.wait_until(lambda: telegram.too_many_requests == 1, 10)
+    delivery = await held_up_at_nine(telegram, clock, app)
     telegram.send_text(READER, "/digest")
     await telegram.wait_until(
         lambda: any("как раз отправляется" in m.plain for m in telegram.messages_to(READER)), 10
@@ -504,15 +515,7 @@ async def test_a_time_set_while_the_digest_is_sent_stands(world):
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
     count = len(telegram.messages_to(READER))
     # Telegram makes the digest wait two seconds; meanwhile the reader moves it to 10:30.
-    telegram.fail_next(
-        "sendMessage",
-        error_code=429,
-        description="Too Many Requests: retry after 2",
-        chat_id=READER,
-    )
-    clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
-    delivery = asyncio.create_task(tick(app))
-    await telegram.wait_until(lambda: telegram.too_many_requests == 1, 10)
+    delivery = await held_up_at_nine(telegram, clock, app)
     telegram.send_text(READER, "/time 10:30")
     await telegram.wait_until(
         lambda: any("10:30" in m.plain for m in telegram.messages_to(READER)[count:]), 10
