@@ -276,9 +276,10 @@ class Deliverer:
     ) -> list[Owed] | None:
         """Claim due chats and start their runs: the digests owed, None once none is due.
 
-        One transaction for the batch: a chat refused its run (finished that day, or another
-        sender is at it) and a chat with nothing new are settled here, so sending a one-message
-        digest costs one more transaction, the one that records it.
+        One transaction for the batch: a chat whose run that day is finished and a chat with
+        nothing new are settled here (one whose run another sender holds keeps its claim until
+        it lapses), so sending a one-message digest costs one more transaction, the one that
+        records it.
         """
         # A claim holds until the chat is released; a chat whose digest failed for now keeps
         # it until the lease lapses, so this tick does not retry it in a loop. Claims and
@@ -343,13 +344,13 @@ class Deliverer:
             )
             owed: list[Owed] = []
             for chat in due:
-                digest = composed.get(chat.chat_id, _EMPTY)
-                told = followups.get(chat.chat_id, ())
                 chat_id = chat.chat_id
+                digest = composed.get(chat_id, _EMPTY)
+                told = followups.get(chat_id, ())
                 run = Run(chat_id, days[chat_id], started[chat_id], now, following[chat_id])
                 if digest.papers or told:
                     weekly = chat.digest_weekday is not None
-                    topics = profiles[chat.chat_id].topics
+                    topics = profiles[chat_id].topics
                     owed.append(
                         Owed(chat, run, digest, topics, told, week_from if weekly else None)
                     )

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +46,12 @@ async def world(
         settings = make_settings(telegram, db_url, hf_api_url=sources.hf_url, llm_base_url=llm.url)
         async with running_bot(settings, clock=clock) as app:
             yield telegram, sources, llm, clock, app
+
+
+async def set_chats(app: DigestApp, chat_ids: Iterable[int], **values: Any) -> None:
+    """Set these chats' columns in the database, as a past (or corrupted) state."""
+    async with app.bot_data.services.sessionmaker() as session, session.begin():
+        await session.execute(update(Chat).where(Chat.id.in_(list(chat_ids))).values(**values))
 
 
 async def say(telegram: FakeTelegram, chat_id: int, text: str) -> str:
@@ -164,10 +170,7 @@ async def test_chats_with_nothing_new_claimed_first_do_not_hold_back_those_after
         await say(telegram, chat, "/subscribe healthcare")
     await say(telegram, READER, "/subscribe mllm")
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
-    async with app.bot_data.services.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Chat).where(Chat.id.in_(quiet)).values(next_digest_at=clock.now)
-        )
+    await set_chats(app, quiet, next_digest_at=clock.now)
     before = {chat: len(telegram.messages_to(chat)) for chat in (*quiet, READER)}
 
     clock.now = dt.datetime(2024, 12, 19, 6, 0, 5, tzinfo=dt.UTC)
@@ -203,12 +206,7 @@ async def test_digest_asked_while_yesterdays_late_digest_goes_out_is_not_sent_tw
     telegram, _, _, clock, app = world
     await say(telegram, READER, "/subscribe mllm")
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
-    async with app.bot_data.services.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Chat)
-            .where(Chat.id == READER)
-            .values(next_digest_at=dt.datetime(2024, 12, 18, 6, 0, tzinfo=dt.UTC))
-        )
+    await set_chats(app, [READER], next_digest_at=dt.datetime(2024, 12, 18, 6, 0, tzinfo=dt.UTC))
     count = len(telegram.messages_to(READER))
     delivery = await held_up_at_nine(telegram, clock, app)
     telegram.send_text(READER, "/digest")
@@ -480,17 +478,8 @@ async def test_one_chat_failing_does_not_stop_the_others_digests(world, caplog):
     await app.bot_data.services.ingestor.run([DAY], [Source.HF])
     # The broken chats are due first: one with a time zone this machine's zone database
     # lacks, one weekly on a weekday that does not exist.
-    async with app.bot_data.services.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Chat)
-            .where(Chat.id == broken)
-            .values(timezone="Mars/Olympus", next_digest_at=clock.now)
-        )
-        await session.execute(
-            update(Chat)
-            .where(Chat.id == garbled)
-            .values(digest_weekday=7, next_digest_at=clock.now)
-        )
+    await set_chats(app, [broken], timezone="Mars/Olympus", next_digest_at=clock.now)
+    await set_chats(app, [garbled], digest_weekday=7, next_digest_at=clock.now)
     chats = (broken, garbled, READER, other)
     counts = {chat: len(telegram.messages_to(chat)) for chat in chats}
 
