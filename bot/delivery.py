@@ -320,7 +320,12 @@ class Deliverer:
                         session=session, chat_id=chat.chat_id, local_date=days[chat.chat_id]
                     )
                     if status != digests.RUN_SENDING:
-                        await self._release(session, chat, chat.chat_id, following[chat.chat_id])
+                        await digests.release_chat(
+                            session=session,
+                            chat_id=chat.chat_id,
+                            due_at=chat.next_digest_at,
+                            next_digest_at=following[chat.chat_id],
+                        )
             due = [chat for chat in due if chat.chat_id in started]
             profiles = await follows.load_profiles(
                 session=session, tags={chat.chat_id: chat.tags for chat in due}
@@ -360,14 +365,6 @@ class Deliverer:
                 report.empty += 1
         return owed
 
-    async def _release(
-        self, session: AsyncSession, chat: DueChat, chat_id: int, following: dt.datetime
-    ) -> None:
-        """End the claim on the chat (now at ``chat_id``); its next digest falls due then."""
-        await digests.release_chat(
-            session=session, chat_id=chat_id, due_at=chat.next_digest_at, next_digest_at=following
-        )
-
     async def _finish(
         self,
         session: AsyncSession,
@@ -378,17 +375,18 @@ class Deliverer:
         error: str | None = None,
     ) -> None:
         """End the run with ``status``; move its chat (at ``run.chat_id``) to its next digest."""
-        await digests.finish_run(
+        if status == "blocked":
+            await chats.set_active(session=session, chat_id=run.chat_id, active=False)
+        await digests.end_run(
             session=session,
             chat_id=run.chat_id,
             local_date=run.local_date,
             status=status,
             error=error,
             now=self._services.now(),
+            due_at=chat.next_digest_at,
+            next_digest_at=run.following,
         )
-        if status == "blocked":
-            await chats.set_active(session=session, chat_id=run.chat_id, active=False)
-        await self._release(session, chat, run.chat_id, run.following)
 
     async def _deliver(self, owed: Owed, report: DeliveryReport) -> None:
         chat, run = owed.chat, owed.run

@@ -764,6 +764,9 @@ async def renew_run(
     The run is lost once it finished or another sender resumed it after the lease lapsed.
     The chat's claim (``claim_due_chats``), if it has one, is extended too.
     """
+    # Chats before digest_runs, the order in which a claim and start_runs lock them: a
+    # sender renewing while another claims the chat whose lease lapsed waits, not deadlocks.
+    await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())
     # started_at doubles as the moment of the last renewal: start_run resumes a run a
     # whole lease after it.
     renewed = await session.execute(
@@ -800,6 +803,33 @@ async def finish_run(
         update(DigestRun)
         .where(DigestRun.chat_id == chat_id, DigestRun.local_date == local_date)
         .values(status=status, error=error, finished_at=now)
+    )
+
+
+async def end_run(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    local_date: dt.date,
+    status: str,
+    error: str | None,
+    now: dt.datetime,
+    due_at: dt.datetime,
+    next_digest_at: dt.datetime | None,
+) -> None:
+    """``release_chat``, then ``finish_run``: a scheduled digest is over, the chat moves on."""
+    # Chats before digest_runs, as in a claim: ending a run while another sender claims the
+    # chat (its lease lapsed) makes one transaction wait for the other instead of deadlocking.
+    await release_chat(
+        session=session, chat_id=chat_id, due_at=due_at, next_digest_at=next_digest_at
+    )
+    await finish_run(
+        session=session,
+        chat_id=chat_id,
+        local_date=local_date,
+        status=status,
+        error=error,
+        now=now,
     )
 
 

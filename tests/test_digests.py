@@ -7,11 +7,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from content.matching import profile
 from storage.chats import get_chat, migrate_chat, set_digest_format, set_next_digest_at
+from storage.db import dialect_name
 from storage.digests import (
     MAX_CODE_FOLLOWUPS,
     READY_STATUSES,
@@ -24,12 +25,14 @@ from storage.digests import (
     compose,
     count_due_chats,
     default_since,
+    end_run,
     finish_run,
     record_code_told,
     record_deliveries,
     release_chat,
     renew_run,
     start_run,
+    start_runs,
 )
 from storage.feedback import set_vote
 from storage.jobs import claim_job_run
@@ -611,6 +614,70 @@ async def test_a_renewed_run_is_not_taken_over_and_a_taken_over_run_is_not_renew
     await finish(sessionmaker, "done")
     assert await renew(sessionmaker, 2, now=almost + RUN_LEASE) is False
     assert claimed.chat_id == 1
+
+
+async def waits_for_a_lock(sessionmaker: Sessions) -> None:
+    """Return once another transaction waits for a row lock (PostgreSQL; SQLite serialises)."""
+    async with sessionmaker() as session:
+        if dialect_name(session) != "postgresql":
+            await asyncio.sleep(0.05)
+            return
+        for _ in range(500):
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            await session.rollback()
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("no transaction waited for a lock")
+
+
+async def test_a_sender_past_its_lease_and_one_claiming_the_chat_both_commit(
+    sessionmaker: Sessions,
+) -> None:
+    await add_chat(sessionmaker, 1)
+    [first] = await claim(sessionmaker)
+    assert await start(sessionmaker) == 1
+    later = NOW + LEASE
+
+    async def first_sender_ends() -> None:
+        async with sessionmaker() as session, session.begin():
+            await end_run(
+                session=session,
+                chat_id=1,
+                local_date=DAY,
+                status="done",
+                error=None,
+                now=later,
+                due_at=first.next_digest_at,
+                next_digest_at=NOW + dt.timedelta(days=1),
+            )
+
+    async def first_sender_renews() -> None:
+        assert await renew(sessionmaker, 1, now=later) is False
+
+    for first_sender, resumed_as in ((first_sender_renews, 2), (first_sender_ends, 3)):
+        # The first sender outlived its lease; a second one claims the chat and resumes the
+        # run while the first, still alive, renews it or ends it.
+        async with sessionmaker() as session, session.begin():
+            assert await claim_due_chats(session=session, now=later, limit=10, lease=LEASE)
+            racing = asyncio.create_task(first_sender())
+            await waits_for_a_lock(sessionmaker)
+            started = await start_runs(session=session, days={1: DAY}, now=later, lease=RUN_LEASE)
+            assert started == {1: resumed_as}
+        await racing
+        later += LEASE
+
+    # Neither was aborted: the run ended, and the chat moved on to its next digest.
+    assert await runs(sessionmaker) == [("done", 3, None)]
+    async with sessionmaker() as session:
+        chat = await get_chat(session=session, chat_id=1)
+    assert chat is not None
+    assert (chat.claimed_until, chat.next_digest_at) == (None, NOW + dt.timedelta(days=1))
 
 
 async def test_releasing_a_chat_keeps_a_schedule_changed_during_the_send(

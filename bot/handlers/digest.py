@@ -79,6 +79,8 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         code_followups=followups,
     )
     async with ctx.session() as session, session.begin():
+        # The chat's row first, then its run: the order in which a claim locks them.
+        await chats.set_next_digest_at(session=session, chat_id=chat.id, when=following)
         if claimed:
             await digests.finish_run(
                 session=session,
@@ -88,7 +90,6 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
                 error=None,
                 now=now,
             )
-        await chats.set_next_digest_at(session=session, chat_id=chat.id, when=following)
     if not sent:
         # The morning digest got there first, between composing and sending.
         await answer(message, ctx, texts.nothing_new(following, chat.timezone, now))
