@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from content.matching import AUTHOR, WORD, Matcher, PaperText, Profile, Reason
 from content.relevance import Vote, affinities, choose, cosines
 from storage import feedback
+from storage.chats import lock_chat
 from storage.db import in_values, insert_ignoring_conflicts, table_of
 from storage.models import Chat, Delivery, DigestRun, Follow, Paper, PaperTag, Subscription
 from storage.papers import latest_listing_day
@@ -690,6 +691,9 @@ async def start_run(
     next attempt. Any finished run (done, empty, blocked, failed) ends the day, so nobody
     gets a second digest that local day.
     """
+    # The chat first: a run's foreign key would lock it after the run's row, while a claim
+    # holds the chat and waits for that row (/digest at the minute of the morning digest).
+    await lock_chat(session=session, chat_id=chat_id)
     started = await start_runs(session=session, days={chat_id: local_date}, now=now, lease=lease)
     return started.get(chat_id)
 
@@ -766,7 +770,7 @@ async def renew_run(
     """
     # Chats before digest_runs, the order in which a claim and start_runs lock them: a
     # sender renewing while another claims the chat whose lease lapsed waits, not deadlocks.
-    await session.execute(select(Chat.id).where(Chat.id == chat_id).with_for_update())
+    await lock_chat(session=session, chat_id=chat_id)
     # started_at doubles as the moment of the last renewal: start_run resumes a run a
     # whole lease after it.
     renewed = await session.execute(

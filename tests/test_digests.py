@@ -680,6 +680,23 @@ async def test_a_sender_past_its_lease_and_one_claiming_the_chat_both_commit(
     assert (chat.claimed_until, chat.next_digest_at) == (None, NOW + dt.timedelta(days=1))
 
 
+async def test_digest_command_and_a_claim_of_the_same_chat_both_commit(
+    sessionmaker: Sessions,
+) -> None:
+    await add_chat(sessionmaker, 1)
+    # The morning digest's sender claims the chat as its reader sends /digest.
+    async with sessionmaker() as session, session.begin():
+        assert await claim_due_chats(session=session, now=NOW, limit=10, lease=LEASE)
+        command = asyncio.create_task(start(sessionmaker))
+        await waits_for_a_lock(sessionmaker)
+        started = await start_runs(session=session, days={1: DAY}, now=NOW, lease=RUN_LEASE)
+        assert started == {1: 1}
+
+    # /digest waited for the sender, and finds the day's digest going out.
+    assert await command is None
+    assert await runs(sessionmaker) == [("sending", 1, None)]
+
+
 async def test_releasing_a_chat_keeps_a_schedule_changed_during_the_send(
     sessionmaker: Sessions,
 ) -> None:

@@ -53,6 +53,8 @@ async def digest_now(update: Update, ctx: AppContext) -> None:
         return
     today = now.astimezone(zone(chat.timezone)).date()
     async with ctx.session() as session, session.begin():
+        # Locked first, as a claim locks it: a claim committed meanwhile is seen, not raced.
+        await chats.lock_chat(session=session, chat_id=chat.id)
         # A scheduled digest late from an earlier day has a run of that day, not today's:
         # its sender's claim on the chat tells that it is going out.
         held = await digests.claim_held(session=session, chat_id=chat.id, now=now)
