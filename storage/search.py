@@ -3,9 +3,9 @@
 Both dialects index the same pre-stemmed term strings (``content.search.document``), one per
 weighted field: title (highest), Russian summary, tags, English abstract (lowest).  SQLite
 keeps them in ``search_index`` with an external-content FTS5 table ``search_fts`` that
-triggers keep in step; PostgreSQL keeps one weighted ``tsvector`` per paper, and generated
-from it a lean copy to match on (lexemes only, in the row) and the title's lexemes.  Ranking
-is BM25 on SQLite and ``ts_rank_cd`` on PostgreSQL, with the same field weights, then recency.
+triggers keep in step; PostgreSQL keeps one weighted ``tsvector`` per paper in its row, and
+generated from it the title's lexemes.  Ranking is BM25 on SQLite and ``ts_rank_cd`` on
+PostgreSQL, with the same field weights, then recency.
 
 Queries are built from terms of letters and digits only, each quoted for FTS5 and joined
 with operators we write ourselves, so user text never reaches MATCH or ``to_tsquery`` raw.
@@ -301,7 +301,6 @@ def _ranked_ids(
         column("id"),
         column("paper_id"),
         column("document"),
-        column("terms"),
         column("title"),
     )
     if dialect == "sqlite":
@@ -342,12 +341,11 @@ def _ranked_ids(
         )
         # The candidates have the tags already: a direct hit needs the words in the title.
         title_query = func.to_tsquery(regconfig, tsquery_expression(query.terms))
-        # Matched on the lean ``terms`` (no positions, kept in the row), so that testing a
-        # paper costs no fetch from TOAST, whichever way the planner walks; the weighted
-        # document is read for the candidates only, to rank them (migration 0010).
+        # The document is kept in its row (migration 0012), so testing a paper costs no
+        # fetch from TOAST, whichever way the planner walks, and neither does ranking it.
         candidates = (
             select(index.c.paper_id, index.c.document, index.c.title)
-            .where(index.c.terms.op("@@")(tsquery))
+            .where(index.c.document.op("@@")(tsquery))
             .order_by(index.c.paper_id.desc())
             .limit(MAX_CANDIDATES)
             .subquery("candidates")
