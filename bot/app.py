@@ -122,7 +122,7 @@ def build_application(
         sessionmaker=sessionmaker,
         ingestor=ingestor,
         metrics=metrics,
-        vectors=VectorService(model=model, sessionmaker=sessionmaker),
+        vectors=VectorService(model=model, sessionmaker=sessionmaker, clock=clock),
         broadcast=PaidBroadcast(
             enabled=settings.paid_broadcast,
             paid_rate=settings.paid_broadcast_rate,

@@ -75,12 +75,16 @@ class VectorService:
         model: EmbeddingModel | None,
         sessionmaker: async_sessionmaker[AsyncSession],
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.model = model
         self._sessionmaker = sessionmaker
         self._monotonic = monotonic
+        # The clock vectors are stamped with (Services.now): where a top-up starts reading.
+        self._clock = clock
         self._index: VectorIndex | None = None
         self._latest: dt.datetime | None = None
+        self._read_at: dt.datetime | None = None
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
         self._queries: OrderedDict[str, Vector] = OrderedDict()
@@ -166,10 +170,16 @@ class VectorService:
         await self.index()
 
     async def _top_up(self, model: str) -> None:
-        since = None if self._latest is None else self._latest - _OVERLAP
+        # A vector committed after the last look was stamped at most _OVERLAP before it, or
+        # before the newest vector seen when a replica's clock runs ahead. Starting there,
+        # a look reads what is new, not every vector of a catalogue embedded in one go.
+        marks = [mark for mark in (self._latest, self._read_at) if mark is not None]
+        since = max(marks) - _OVERLAP if self._index is not None and marks else None
+        read_at = self._clock()
         async with self._sessionmaker() as session:
             batch = await stored.vectors_since(session=session, model=model, since=since)
         self._checked_at = self._monotonic()
+        self._read_at = read_at
         if not batch.ids:
             return
         dim = batch.matrix.shape[1]

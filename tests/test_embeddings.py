@@ -308,16 +308,24 @@ async def test_the_index_takes_in_vectors_another_replica_stores(
     first = dict(list(vectors.items())[:3])
     await seed_english(sessionmaker, first)
     clock = [0.0]
+    looked_at = SEEDED + dt.timedelta(hours=1)
     service = VectorService(
-        model=LocalModel(), sessionmaker=sessionmaker, monotonic=lambda: clock[0]
+        model=LocalModel(),
+        sessionmaker=sessionmaker,
+        monotonic=lambda: clock[0],
+        clock=lambda: looked_at,
     )
     index = await service.index()
     assert index is not None
     assert len(index) == 3
     later = dict(list(vectors.items())[3:])
+    # The other replica stamped them just before that look, and committed just after it.
     async with sessionmaker() as session, session.begin():
         await save_vectors(
-            session=session, model=LOCAL_MODEL, vectors=later, now=SEEDED + dt.timedelta(hours=1)
+            session=session,
+            model=LOCAL_MODEL,
+            vectors=later,
+            now=looked_at - dt.timedelta(minutes=5),
         )
     assert len(await service.index() or []) == 3  # not looked again yet
     clock[0] += REFRESH_SECONDS
