@@ -37,8 +37,8 @@ SEMANTIC_DEPTH: Final[int] = 100
 REFRESH_SECONDS: Final[float] = 30.0
 """How often the index looks for vectors stored since (by ingest, or by another replica)."""
 
-# Vectors stored this long before the newest one seen are read again at a top-up: a batch
-# whose transaction began earlier may commit later, and replicas' clocks differ a little.
+# Vectors stamped this long before the last look are read again at a top-up: a batch may
+# commit a little after its stamp, and replicas' clocks differ a little (by less than this).
 _OVERLAP: Final[dt.timedelta] = dt.timedelta(minutes=10)
 _QUERY_CACHE: Final[int] = 1024
 
@@ -83,7 +83,7 @@ class VectorService:
         # The clock vectors are stamped with (Services.now): where a top-up starts reading.
         self._clock = clock
         self._index: VectorIndex | None = None
-        self._latest: dt.datetime | None = None
+        # When the last look that the index took in began; None until the first load.
         self._read_at: dt.datetime | None = None
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -170,17 +170,16 @@ class VectorService:
         await self.index()
 
     async def _top_up(self, model: str) -> None:
-        # A vector committed after the last look was stamped at most _OVERLAP before it, or
-        # before the newest vector seen when a replica's clock runs ahead. Starting there,
-        # a look reads what is new, not every vector of a catalogue embedded in one go.
-        marks = [mark for mark in (self._latest, self._read_at) if mark is not None]
-        since = max(marks) - _OVERLAP if self._index is not None and marks else None
+        # Whatever committed after the last look was stamped at most _OVERLAP before it: the
+        # window starts there, so a look reads what is new, not the last ten minutes before
+        # the newest vector again and again (a whole catalogue, re-embedded in one go).
+        since = None if self._read_at is None else self._read_at - _OVERLAP
         read_at = self._clock()
         async with self._sessionmaker() as session:
             batch = await stored.vectors_since(session=session, model=model, since=since)
         self._checked_at = self._monotonic()
-        self._read_at = read_at
         if not batch.ids:
+            self._read_at = read_at
             return
         dim = batch.matrix.shape[1]
         if self._index is None:
@@ -188,7 +187,7 @@ class VectorService:
         if dim != self._index.dim:
             log.warning("vectors of %s have %d dimensions, not %d", model, dim, self._index.dim)
             return
-        if self._latest is None:
+        if self._read_at is None:
             # The first load is the whole catalogue: stacking it is no work for the loop.
             await asyncio.to_thread(self._index.add, batch.ids, batch.matrix)
         else:
@@ -196,7 +195,7 @@ class VectorService:
             # Vectors read again for the overlap are the same unless re-embedded (reembed
             # replaces them): add only the new ones, re-adding the rest is a copy for nothing.
             self._index.add([batch.ids[i] for i in fresh], batch.matrix[fresh])
-        self._latest = batch.latest
+        self._read_at = read_at
 
     async def semantic_soon(
         self, query: SearchQuery, k: int = SEMANTIC_DEPTH

@@ -60,37 +60,32 @@ async def without_vectors(*, session: AsyncSession, model: str, limit: int) -> l
 
 @dataclass(frozen=True, slots=True)
 class VectorBatch:
-    """Vectors of one model in one matrix, with the newest ``created_at`` among them."""
+    """Vectors of one model in one matrix."""
 
     ids: list[str]
     matrix: Vector
-    latest: dt.datetime | None
 
 
 async def vectors_since(
     *, session: AsyncSession, model: str, since: dt.datetime | None
 ) -> VectorBatch:
     """Every vector by ``model`` stored at or after ``since`` (all of them without it)."""
-    statement = select(PaperVector.paper_id, PaperVector.vector, PaperVector.created_at).where(
-        PaperVector.model == model
-    )
+    statement = select(PaperVector.paper_id, PaperVector.vector).where(PaperVector.model == model)
     if since is not None:
         statement = statement.where(PaperVector.created_at >= since)
     ids: list[str] = []
     blobs: list[bytes] = []
-    latest: dt.datetime | None = None
     width: int | None = None
-    for pid, blob, created in (await session.execute(statement)).all():
+    for pid, blob in (await session.execute(statement)).all():
         if width is None:
             width = len(blob)
         if len(blob) != width:
             continue  # a vector of another length cannot share the matrix
         ids.append(pid)
         blobs.append(blob)
-        latest = created if latest is None or created > latest else latest
     # One conversion for the whole matrix: a row at a time costs more than the query.
     matrix = unpack(b"".join(blobs)).reshape(len(ids), -1) if ids else unpack(b"").reshape(0, 0)
-    return VectorBatch(ids=ids, matrix=matrix, latest=latest)
+    return VectorBatch(ids=ids, matrix=matrix)
 
 
 async def count_without_vectors(*, session: AsyncSession, model: str) -> int:
